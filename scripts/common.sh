@@ -1,0 +1,56 @@
+# Shared settings for pg_walrus's scripts. Sourced, never run.
+# shellcheck shell=bash
+
+WALRUS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export WALRUS_ROOT
+
+# Built PostgreSQL trees, apt caches and downloaded sources live outside the
+# clone so that every clone on this machine (and every CI run) reuses them.
+# Not under /root: the unprivileged cluster user must be able to run the binaries.
+WALRUS_CACHE=${WALRUS_CACHE:-/opt/pg_walrus}
+export WALRUS_CACHE
+
+# PostgreSQL refuses to run as root; test and demo clusters run as this user.
+WALRUS_PG_USER=${WALRUS_PG_USER:-postgres}
+export WALRUS_PG_USER
+
+# The versions CI covers. `scripts/test.sh --all-versions` adds 18.
+WALRUS_DEFAULT_PG_VERSIONS=${WALRUS_DEFAULT_PG_VERSIONS:-"15 17"}
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The pgrx version pinned in Cargo.toml; cargo-pgrx must match it exactly.
+pgrx_version() {
+    sed -n 's/^pgrx = "=\([0-9.]*\)".*/\1/p' "$WALRUS_ROOT/Cargo.toml" | head -n 1
+}
+
+# pg_config for a major version: Debian's package for 15, our own build otherwise.
+pg_config_for() {
+    local v=$1
+    if [ "$v" = 15 ]; then
+        echo /usr/lib/postgresql/15/bin/pg_config
+    else
+        echo "$WALRUS_CACHE/pg$v/bin/pg_config"
+    fi
+}
+
+pg_bindir_for() { "$(pg_config_for "$1")" --bindir; }
+
+# A TCP port nobody listens on, starting from a per-caller base.
+free_port() {
+    local port=${1:-54400}
+    while ss -Htln "sport = :$port" | grep -q . ; do port=$((port + 1)); done
+    echo "$port"
+}
+
+# Run a command as the unprivileged cluster user (or as ourselves when not root).
+as_pg_user() {
+    if [ "$(id -u)" = 0 ]; then
+        sudo -u "$WALRUS_PG_USER" -- "$@"
+    else
+        "$@"
+    fi
+}

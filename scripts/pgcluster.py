@@ -1,0 +1,175 @@
+"""Throwaway PostgreSQL clusters for pg_walrus's end-to-end tests, demo and
+benchmarks.
+
+Each cluster lives in its own temporary directory, owned by an unprivileged
+user (PostgreSQL refuses to run as root), listens only on 127.0.0.1 on a port
+nobody else uses, and is stopped and removed by `close()` (or the `with`
+block), also when the caller fails.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+PG_USER = os.environ.get("WALRUS_PG_USER", "postgres")
+CACHE = os.environ.get("WALRUS_CACHE", "/opt/pg_walrus")
+
+
+def pg_bindir(version: str) -> Path:
+    if str(version) == "15":
+        return Path("/usr/lib/postgresql/15/bin")
+    return Path(CACHE) / f"pg{version}" / "bin"
+
+
+def free_port() -> int:
+    """A port the kernel just handed out; PostgreSQL binds it moments later."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_pg_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["sudo", "-u", PG_USER, "--", *cmd]
+    return cmd
+
+
+class Cluster:
+    """One initdb'd, started PostgreSQL cluster."""
+
+    def __init__(self, version: str, settings: dict[str, str] | None = None,
+                 preload: bool = True, name: str = "walrus"):
+        self.version = str(version)
+        self.bindir = pg_bindir(self.version)
+        if not (self.bindir / "initdb").exists():
+            raise RuntimeError(f"PostgreSQL {version} is not installed at {self.bindir}; run scripts/setup.sh")
+        self.root = Path(tempfile.mkdtemp(prefix=f"{name}-pg{self.version}-"))
+        self.datadir = self.root / "data"
+        self.logfile = self.root / "server.log"
+        self.port = free_port()
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam(PG_USER)
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+                   "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        base = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.root}'",
+            "log_line_prefix": "'%m [%p] %b: '",
+            "log_checkpoints": "on",
+            "fsync": "off",
+        }
+        if preload:
+            base["shared_preload_libraries"] = "'pg_walrus'"
+        base.update(settings or {})
+        with open(self.datadir / "postgresql.conf", "a") as conf:
+            conf.write("\n# pg_walrus test settings\n")
+            for key, value in base.items():
+                conf.write(f"{key} = {value}\n")
+        self.started = False
+
+    def _run(self, cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(_as_pg_user(cmd), check=check, capture_output=True, text=True)
+
+    # --- lifecycle -----------------------------------------------------------
+    def start(self) -> "Cluster":
+        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                   "-w", "-t", "60", "start"])
+        self.started = True
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        if self.started:
+            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+                      check=False)
+            self.started = False
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        try:
+            self.stop("immediate")
+        finally:
+            if not os.environ.get("WALRUS_KEEP_CLUSTERS"):
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> "Cluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- SQL -----------------------------------------------------------------
+    def dsn(self, dbname: str = "postgres", user: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user}"
+
+    def connect(self, dbname: str = "postgres", user: str = "postgres", autocommit: bool = True):
+        return psycopg.connect(self.dsn(dbname, user), autocommit=autocommit)
+
+    def sql(self, query: str, params=None, dbname: str = "postgres", user: str = "postgres"):
+        """Runs one statement in its own connection; returns all rows (or [])."""
+        with self.connect(dbname, user) as conn:
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+
+    def one(self, query: str, params=None, **kw):
+        rows = self.sql(query, params, **kw)
+        return rows[0][0] if rows else None
+
+    def setting(self, name: str) -> str:
+        return self.one("SELECT current_setting(%s)", (name,))
+
+    def worker_pid(self) -> int | None:
+        return self.one("SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_walrus'")
+
+    def requested_checkpoints(self) -> int:
+        if int(self.version) >= 17:
+            return self.one("SELECT num_requested FROM pg_stat_checkpointer")
+        return self.one("SELECT checkpoints_req FROM pg_stat_bgwriter")
+
+    def generate_wal(self, megabytes: int, table: str = "walrus_load") -> None:
+        """Writes roughly `megabytes` of WAL with plain inserts (no CHECKPOINT)."""
+        rows = megabytes * 1024 * 1024 // 560
+        with self.connect() as conn:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigint, payload text)")
+            conn.execute(f"INSERT INTO {table} SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, %s) g",
+                         (rows,))
+
+    def auto_conf(self) -> str:
+        return self._run(["cat", str(self.datadir / "postgresql.auto.conf")]).stdout
+
+    # --- the server log ------------------------------------------------------
+    def log(self) -> str:
+        try:
+            return self.logfile.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for_log(self, pattern: str, timeout: float, after: int = 0) -> re.Match:
+        """Waits until `pattern` matches the log after byte offset `after`."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            match = regex.search(self.log(), after)
+            if match:
+                return match
+            if time.monotonic() > deadline:
+                tail = self.log()[-3000:]
+                raise AssertionError(f"log never matched {pattern!r} within {timeout}s; tail:\n{tail}")
+            time.sleep(0.25)
+
+    def log_offset(self) -> int:
+        return len(self.log())

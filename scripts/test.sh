@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every pg_walrus test, installing what it needs first (scripts/setup.sh):
+#   1. the strategies crate's unit tests (plain cargo test, no PostgreSQL);
+#   2. `cargo pgrx test` on each PostgreSQL version, library preloaded;
+#   3. the end-to-end suite: real clusters, real WAL load, real waits on the
+#      worker, all tests at once (each on its own cluster and port).
+#
+#   scripts/test.sh                  # PostgreSQL 15 and 17 (what CI runs)
+#   scripts/test.sh --all-versions   # 15, 17 and 18
+#   scripts/test.sh 17               # one version
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$WALRUS_ROOT"
+
+versions=()
+for arg in "$@"; do
+    case $arg in
+        --all-versions) versions=(15 17 18) ;;
+        [0-9]*) versions+=("$arg") ;;
+        *) die "unknown argument: $arg" ;;
+    esac
+done
+[ ${#versions[@]} -gt 0 ] || read -r -a versions <<<"$WALRUS_DEFAULT_PG_VERSIONS"
+
+started=$(date +%s)
+bash scripts/setup.sh "${versions[@]}"
+
+log "strategies: unit tests"
+cargo test -p walrus-strategies --quiet
+
+for v in "${versions[@]}"; do
+    log "cargo pgrx test pg$v"
+    pgdata=$(mktemp -d "/tmp/walrus-pgrx-pg$v-XXXXXX")
+    chown "$WALRUS_PG_USER" "$pgdata"
+    cargo pgrx test "pg$v" --runas "$WALRUS_PG_USER" --pgdata "$pgdata"
+    rm -rf "$pgdata"
+done
+
+# `cargo pgrx test` installed a build with the test schema; the end-to-end
+# suite runs against the real extension.
+for v in "${versions[@]}"; do
+    log "installing pg_walrus into PostgreSQL $v"
+    cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v" >/dev/null
+done
+
+venv="$WALRUS_CACHE/venv"
+if [ ! -x "$venv/bin/pytest" ] || ! cmp -s tests/e2e/requirements.txt "$venv/requirements.txt"; then
+    log "preparing the end-to-end test environment"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+    cp tests/e2e/requirements.txt "$venv/requirements.txt"
+fi
+
+log "end-to-end tests on PostgreSQL ${versions[*]}"
+# The tests mostly wait on the worker's 30 s cycle, so they all run at once.
+tests_per_version=$(grep -c '^def test_' tests/e2e/test_*.py | awk -F: '{s += $2} END {print s}')
+workers=$((tests_per_version * ${#versions[@]}))
+WALRUS_PG_VERSIONS="${versions[*]}" "$venv/bin/pytest" tests/e2e -n "$workers" -p no:cacheprovider
+
+log "all tests passed in $(( $(date +%s) - started )) s"

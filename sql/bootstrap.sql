@@ -1,0 +1,2 @@
+-- Runs first in CREATE EXTENSION pg_walrus, in schema walrus (see the control file).
+COMMENT ON SCHEMA walrus IS 'pg_walrus: automatic max_wal_size sizing';

@@ -1,0 +1,33 @@
+//! `ALTER SYSTEM SET max_wal_size`, from C.
+//!
+//! ALTER SYSTEM cannot run through SPI (it refuses to run inside a
+//! transaction block), so the extension builds the same parse tree the
+//! grammar would and hands it to `AlterSystemSetConfigFile`, which applies
+//! every check the statement does (privileges, value range, PG 17's
+//! allow_alter_system) and writes postgresql.auto.conf atomically.
+
+use pgrx::pg_sys;
+use pgrx::PgBox;
+
+/// Writes `max_wal_size = <size_mb>` to postgresql.auto.conf. Needs a
+/// transaction; raises a PostgreSQL ERROR on failure. The new value takes
+/// effect at the next configuration reload (see `server::request_reload`).
+pub fn set_max_wal_size(size_mb: i32) {
+    unsafe {
+        // The value as the integer literal `ALTER SYSTEM SET max_wal_size = 1024`
+        // produces: max_wal_size's unit is MB, so no unit suffix is needed.
+        let mut value = PgBox::<pg_sys::A_Const>::alloc_node(pg_sys::NodeTag::T_A_Const);
+        value.val.ival.type_ = pg_sys::NodeTag::T_Integer;
+        value.val.ival.ival = size_mb;
+        value.location = -1;
+
+        let mut set = PgBox::<pg_sys::VariableSetStmt>::alloc_node(pg_sys::NodeTag::T_VariableSetStmt);
+        set.kind = pg_sys::VariableSetKind::VAR_SET_VALUE;
+        set.name = pg_sys::pstrdup(c"max_wal_size".as_ptr());
+        set.args = pg_sys::lappend(std::ptr::null_mut(), value.into_pg().cast());
+
+        let mut stmt = PgBox::<pg_sys::AlterSystemStmt>::alloc_node(pg_sys::NodeTag::T_AlterSystemStmt);
+        stmt.setstmt = set.into_pg();
+        pg_sys::AlterSystemSetConfigFile(stmt.as_ptr());
+    }
+}

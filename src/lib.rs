@@ -1,0 +1,40 @@
+//! pg_walrus: a background worker that sizes `max_wal_size` from checkpoint
+//! activity. This crate is the PostgreSQL glue; the sizing logic lives in the
+//! pgrx-free `walrus-strategies` crate.
+
+use pgrx::prelude::*;
+
+mod alter_system;
+mod guc;
+mod server;
+mod stats;
+mod txn;
+mod worker;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod pg_tests;
+
+pgrx::pg_module_magic!();
+
+pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
+    guc::init(preloading);
+    if preloading {
+        worker::register();
+    }
+}
+
+/// Hooks for `cargo pgrx test`: the test cluster preloads the library so
+/// that the worker and the postmaster-context settings exist.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries = 'pg_walrus'"]
+    }
+}

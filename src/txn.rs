@@ -1,0 +1,67 @@
+//! Transactions for the background worker that survive PostgreSQL ERRORs.
+//!
+//! pgrx's `BackgroundWorker::transaction` lets an ERROR escape, and an
+//! uncaught ERROR ends a background worker. The worker must keep running when
+//! ALTER SYSTEM, the history table or the stats fail, so every piece of its
+//! work runs through [`guarded`], which turns an ERROR (or a Rust panic) into
+//! an `Err` after rolling the transaction back.
+
+use std::fmt;
+use std::panic::{RefUnwindSafe, UnwindSafe};
+
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::PgTryBuilder;
+
+/// A PostgreSQL error (or Rust panic) caught in the worker.
+#[derive(Debug, Clone)]
+pub struct CaughtPgError {
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+impl fmt::Display for CaughtPgError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.detail {
+            Some(detail) => write!(f, "{}: {}", self.message, detail),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl From<CaughtError> for CaughtPgError {
+    fn from(error: CaughtError) -> Self {
+        let report = match &error {
+            CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
+            CaughtError::RustPanic { ereport, .. } => ereport,
+        };
+        CaughtPgError { message: report.message().to_owned(), detail: report.detail().map(str::to_owned) }
+    }
+}
+
+/// Runs `body` in a transaction of its own, with a snapshot. Commits when it
+/// returns; on an ERROR or panic, aborts the transaction and returns the error.
+/// Must be called outside any transaction (the worker's main loop).
+pub fn guarded<R>(body: impl FnOnce() -> R + UnwindSafe + RefUnwindSafe) -> Result<R, CaughtPgError> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let outcome = PgTryBuilder::new(|| {
+        let value = body();
+        unsafe {
+            pg_sys::PopActiveSnapshot();
+            pg_sys::CommitTransactionCommand();
+        }
+        Ok(value)
+    })
+    .catch_others(|error| Err(CaughtPgError::from(error)))
+    .execute();
+    if outcome.is_err() {
+        // Releases locks (AutoFileLock for ALTER SYSTEM), the snapshot and the
+        // resource owner, exactly as the top-level error handler would.
+        unsafe { pg_sys::AbortCurrentTransaction() };
+    }
+    outcome
+}

@@ -1,0 +1,48 @@
+"""Shared fixtures: every test gets its own cluster, per PostgreSQL version."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from pgcluster import Cluster  # noqa: E402
+
+VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
+
+# Debug lines (baseline, reloads) are part of the worker's logging contract.
+WORKER_TEST_SETTINGS = {
+    "checkpoint_timeout": "'30s'",
+    "log_min_messages": "debug1",
+    "max_wal_size": "'32MB'",
+    "min_wal_size": "'32MB'",
+}
+
+
+@pytest.fixture(params=VERSIONS, ids=lambda v: f"pg{v}")
+def pg_version(request):
+    return request.param
+
+
+@pytest.fixture
+def make_cluster(pg_version):
+    """Factory: make_cluster(settings=..., preload=...) -> started Cluster."""
+    clusters = []
+
+    def factory(settings=None, preload=True, start=True):
+        merged = dict(WORKER_TEST_SETTINGS)
+        merged.update(settings or {})
+        cluster = Cluster(pg_version, merged, preload=preload)
+        clusters.append(cluster)
+        return cluster.start() if start else cluster
+
+    yield factory
+    for cluster in clusters:
+        cluster.close()
+
+
+BASELINE = r"pg_walrus: baseline taken at \d+ requested checkpoints"
+DETECTED = r"pg_walrus: detected (\d+) forced checkpoints over (\d+) seconds"
+RESIZED = r"pg_walrus: resizing max_wal_size from (\d+) MB to (\d+) MB"

@@ -1,0 +1,114 @@
+"""Worker lifecycle: failures it survives, restarts, reloads, install paths."""
+
+import os
+import re
+import time
+
+import psycopg
+import pytest
+
+from conftest import BASELINE, DETECTED, RESIZED
+
+QUIET = r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds"
+ALTER_FAILED = r"WARNING:  pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle"
+
+
+def test_alter_system_failure_is_caught_and_retried(make_cluster):
+    cluster = make_cluster()
+    cluster.wait_for_log(BASELINE, 30)
+    pid = cluster.worker_pid()
+    assert pid
+
+    # A directory where ALTER SYSTEM writes its temporary file makes the
+    # write fail with a real PostgreSQL ERROR inside the worker.
+    blocker = cluster.datadir / "postgresql.auto.conf.tmp"
+    os.mkdir(blocker)
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+
+    cluster.wait_for_log(DETECTED, 60, after=start)
+    cluster.wait_for_log(ALTER_FAILED + r"\n.*DETAIL:  could not open file .*postgresql.auto.conf.tmp", 10, after=start)
+    assert cluster.setting("max_wal_size") == "32MB"
+    assert "max_wal_size" not in cluster.auto_conf()
+    assert cluster.worker_pid() == pid, "the worker survived the ERROR"
+
+    # Next cycle, with the fault gone, the same decision is retried.
+    os.rmdir(blocker)
+    after_fix = cluster.log_offset()
+    resized = cluster.wait_for_log(RESIZED, 45, after=after_fix)
+    assert int(resized.group(1)) == 32 and int(resized.group(2)) > 32
+    assert cluster.worker_pid() == pid, "same worker process one cycle later"
+    assert "server process" not in cluster.log()[start:], "no backend crashed"
+
+
+def test_terminated_worker_is_restarted_and_rebaselines(make_cluster):
+    cluster = make_cluster()
+    cluster.wait_for_log(BASELINE, 30)
+    pid = cluster.worker_pid()
+    start = cluster.log_offset()
+    assert cluster.one("SELECT pg_terminate_backend(%s)", (pid,)) is True
+
+    cluster.wait_for_log(r"pg_walrus worker shutting down", 10, after=start)
+    cluster.wait_for_log(r"background worker \"pg_walrus\" \(PID %d\) exited with exit code 1" % pid, 10, after=start)
+    # Restart interval is 10 s.
+    cluster.wait_for_log(r"pg_walrus worker started", 30, after=start)
+    cluster.wait_for_log(BASELINE, 10, after=start)
+    new_pid = cluster.worker_pid()
+    assert new_pid and new_pid != pid
+
+    # A clean server shutdown stops it without a crash-restart cycle.
+    stop_at = cluster.log_offset()
+    cluster.stop("fast")
+    log = cluster.log()[stop_at:]
+    assert "pg_walrus worker shutting down" in log
+    assert "database system is shut down" in log
+    assert "terminated by signal" not in log and "PANIC" not in log
+
+
+def test_reload_storm_neither_shortens_the_interval_nor_decides(make_cluster):
+    cluster = make_cluster()
+    cluster.wait_for_log(BASELINE, 30)
+    start = cluster.log_offset()
+    with cluster.connect() as conn:
+        for _ in range(50):
+            conn.execute("SELECT pg_reload_conf()")
+    cluster.wait_for_log(r"pg_walrus: configuration reloaded", 10, after=start)
+
+    quiet = cluster.wait_for_log(QUIET, 45, after=start)
+    assert int(quiet.group(2)) >= 29, f"interval cut short to {quiet.group(2)}s"
+    log = cluster.log()[start:]
+    assert len(re.findall(QUIET, log)) == 1, "one cycle per checkpoint_timeout, not one per SIGHUP"
+    assert not re.search(RESIZED, log)
+
+
+def test_disabled_worker_decides_nothing(make_cluster):
+    cluster = make_cluster({"walrus.enable": "off"})
+    cluster.wait_for_log(BASELINE, 30)
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+    cluster.wait_for_log(r"pg_walrus: walrus.enable is off; baseline updated, no decision", 45, after=start)
+    assert not re.search(RESIZED, cluster.log()[start:])
+    assert cluster.setting("max_wal_size") == "32MB"
+
+
+def test_create_extension_without_preload_warns_and_runs_no_worker(make_cluster):
+    cluster = make_cluster(preload=False)
+    notices = []
+    with cluster.connect() as conn:
+        conn.add_notice_handler(notices.append)
+        conn.execute("CREATE EXTENSION pg_walrus")
+    assert any("background worker is not running" in n.message_primary for n in notices), notices
+    assert any("shared_preload_libraries" in (n.message_hint or "") for n in notices)
+    assert cluster.one("SELECT extversion FROM pg_extension WHERE extname = 'pg_walrus'")
+    assert cluster.worker_pid() is None
+    assert "FATAL" not in cluster.log()
+
+
+def test_create_extension_with_preload_is_silent(make_cluster):
+    cluster = make_cluster()
+    notices = []
+    with cluster.connect() as conn:
+        conn.add_notice_handler(notices.append)
+        conn.execute("CREATE EXTENSION pg_walrus")
+    assert notices == []
+    assert cluster.one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_walrus'") == "walrus"
