@@ -11,7 +11,7 @@ REFUSED = [
     ("walrus.max", "'3000TB'", r'invalid value for parameter "walrus.max": "3000TB"'),
     ("walrus.max", "'10 parsecs'", r'invalid value for parameter "walrus.max": "10 parsecs"'),
     ("walrus.enable", "'maybe'", r'parameter "walrus.enable" requires a Boolean value'),
-    ("walrus.no_such", "1", r'invalid configuration parameter name "walrus.no_such"'),
+    ("walrus.no_such", "1", r'unrecognized configuration parameter "walrus.no_such"'),
 ]
 
 

@@ -93,12 +93,10 @@ def test_disabled_worker_decides_nothing(make_cluster):
 
 def test_create_extension_without_preload_warns_and_runs_no_worker(make_cluster):
     cluster = make_cluster(preload=False)
-    notices = []
-    with cluster.connect() as conn:
-        conn.add_notice_handler(notices.append)
-        conn.execute("CREATE EXTENSION pg_walrus")
-    assert any("background worker is not running" in n.message_primary for n in notices), notices
-    assert any("shared_preload_libraries" in (n.message_hint or "") for n in notices)
+    notices = create_extension_collecting_notices(cluster)
+    assert [(severity, primary) for severity, primary, _ in notices] == [
+        ("WARNING", "pg_walrus is installed, but its background worker is not running")]
+    assert "shared_preload_libraries" in notices[0][2]
     assert cluster.one("SELECT extversion FROM pg_extension WHERE extname = 'pg_walrus'")
     assert cluster.worker_pid() is None
     assert "FATAL" not in cluster.log()
@@ -106,9 +104,15 @@ def test_create_extension_without_preload_warns_and_runs_no_worker(make_cluster)
 
 def test_create_extension_with_preload_is_silent(make_cluster):
     cluster = make_cluster()
+    assert create_extension_collecting_notices(cluster) == []
+    assert cluster.one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_walrus'") == "walrus"
+
+
+def create_extension_collecting_notices(cluster):
+    """CREATE EXTENSION, returning (severity, message, hint) of each notice."""
     notices = []
     with cluster.connect() as conn:
-        conn.add_notice_handler(notices.append)
+        # A Diagnostic is only valid inside the callback: copy its fields.
+        conn.add_notice_handler(lambda d: notices.append((d.severity, d.message_primary, d.message_hint or "")))
         conn.execute("CREATE EXTENSION pg_walrus")
-    assert notices == []
-    assert cluster.one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_walrus'") == "walrus"
+    return notices
