@@ -7,7 +7,8 @@ REFUSED = [
     ("walrus.threshold", "0", r'0 is outside the valid range for parameter "walrus.threshold" \(1 .. 1000\)'),
     ("walrus.threshold", "1001", r'1001 is outside the valid range for parameter "walrus.threshold" \(1 .. 1000\)'),
     ("walrus.threshold", "'two'", r'invalid value for parameter "walrus.threshold": "two"'),
-    ("walrus.max", "1", r'1 MB is outside the valid range for parameter "walrus.max" \(2 .. 2147483647\)'),
+    # PostgreSQL 17 also prints the unit inside the range.
+    ("walrus.max", "1", r'1 MB is outside the valid range for parameter "walrus.max" \(2( MB)? .. 2147483647( MB)?\)'),
     ("walrus.max", "'3000TB'", r'invalid value for parameter "walrus.max": "3000TB"'),
     ("walrus.max", "'10 parsecs'", r'invalid value for parameter "walrus.max": "10 parsecs"'),
     ("walrus.enable", "'maybe'", r'parameter "walrus.enable" requires a Boolean value'),
