@@ -31,6 +31,11 @@ def pg_bindir(version: str) -> Path:
     return Path(CACHE) / f"pg{version}" / "bin"
 
 
+def pg_config(version: str, key: str) -> str:
+    return subprocess.run([str(pg_bindir(version) / "pg_config"), f"--{key}"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
 def free_port() -> int:
     """A port the kernel just handed out; PostgreSQL binds it moments later."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -150,6 +155,21 @@ class Cluster:
 
     def auto_conf(self) -> str:
         return self._run(["cat", str(self.datadir / "postgresql.auto.conf")]).stdout
+
+    def pg_regress(self, inputdir: Path, outputdir: Path, tests: list[str]):
+        """Runs PostgreSQL's own pg_regress against this cluster, in a fresh
+        database, with sql/ and expected/ under inputdir; returns the
+        CompletedProcess (its diffs are in outputdir)."""
+        regress = Path(pg_config(self.version, "pkglibdir")) / "pgxs/src/test/regress/pg_regress"
+        outputdir.mkdir(parents=True, exist_ok=True)
+        # --use-existing leaves database creation to us.
+        self.sql("DROP DATABASE IF EXISTS walrus_regress")
+        self.sql("CREATE DATABASE walrus_regress")
+        return subprocess.run(
+            [str(regress), "--use-existing", "--host=127.0.0.1", f"--port={self.port}", "--user=postgres",
+             f"--bindir={self.bindir}", f"--inputdir={inputdir}",
+             f"--outputdir={outputdir}", "--dbname=walrus_regress", *tests],
+            capture_output=True, text=True)
 
     # --- the server log ------------------------------------------------------
     def log(self) -> str:

@@ -54,7 +54,8 @@ suite_for() { case $1 in 17) echo trixie ;; 18) echo sid ;; *) die "no source su
 
 build_postgres() {
     local v=$1 prefix="$WALRUS_CACHE/pg$1" suite apt_dir src
-    [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.walrus-complete" ] && return 0
+    # The marker names the build recipe: change it when the recipe changes.
+    [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.walrus-build-upstream" ] && return 0
     suite=$(suite_for "$v")
     apt_dir="$WALRUS_CACHE/apt-$suite"
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$WALRUS_CACHE/src"
@@ -63,21 +64,25 @@ build_postgres() {
         -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache")
     log "fetching postgresql-$v sources from $suite"
     apt-get "${apt_opts[@]}" update -qq
-    src=$(find "$WALRUS_CACHE/src" -maxdepth 1 -type d -name "postgresql-$v-*" | head -n 1)
-    if [ -z "$src" ]; then
-        (cd "$WALRUS_CACHE/src" && apt-get "${apt_opts[@]}" source -qq "postgresql-$v" >/dev/null)
-        src=$(find "$WALRUS_CACHE/src" -maxdepth 1 -type d -name "postgresql-$v-*" | head -n 1)
+    # Upstream sources without Debian's patches: those move pkglibdir to
+    # /usr/lib/postgresql/N/lib, outside our prefix.
+    src="$WALRUS_CACHE/src/postgresql-$v-upstream"
+    if [ ! -f "$src/configure" ]; then
+        rm -rf "$src"
+        (cd "$WALRUS_CACHE/src" && apt-get "${apt_opts[@]}" source -qq --download-only "postgresql-$v" >/dev/null &&
+            dpkg-source --skip-patches -x "$(ls -t postgresql-"$v"_*.dsc | head -n 1)" "$src" >/dev/null)
     fi
-    [ -n "$src" ] || die "apt-get source postgresql-$v produced no source tree"
+    [ -f "$src/configure" ] || die "apt-get source postgresql-$v produced no source tree"
     log "building PostgreSQL $v into $prefix (about 5 minutes)"
     # Assertions on: the test builds should catch misuse of backend APIs early.
     (cd "$src" &&
         ./configure --prefix="$prefix" --without-icu --enable-debug --enable-cassert \
             --with-openssl >/dev/null &&
         make -s -j"$(nproc)" >/dev/null &&
+        rm -rf "$prefix" &&
         make -s install >/dev/null &&
         make -s -C contrib/pg_stat_statements install >/dev/null)
-    touch "$prefix/.walrus-complete"
+    touch "$prefix/.walrus-build-upstream"
 }
 
 for v in "${versions[@]}"; do

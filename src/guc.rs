@@ -17,6 +17,11 @@ static ENABLE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static MAX_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(4096);
 static THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(2);
 static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+static SHRINK_ENABLE: GucSetting<bool> = GucSetting::<bool>::new(true);
+static SHRINK_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(0.75);
+static SHRINK_INTERVALS: GucSetting<i32> = GucSetting::<i32>::new(5);
+static MIN_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+static HISTORY_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
 
 /// Defines the settings. `preloading` is true only while the postmaster loads
 /// shared_preload_libraries: postmaster-context settings can be defined only
@@ -47,6 +52,54 @@ pub fn init(preloading: bool) {
         &THRESHOLD,
         1,
         1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"walrus.shrink_enable",
+        c"Lets pg_walrus shrink max_wal_size after sustained quiet.",
+        c"A shrink happens after walrus.shrink_intervals quiet intervals in a row.",
+        &SHRINK_ENABLE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"walrus.shrink_factor",
+        c"Factor max_wal_size is multiplied by when pg_walrus shrinks it.",
+        c"The result is rounded up and never goes below walrus.min_size, min_wal_size or two WAL segments.",
+        &SHRINK_FACTOR,
+        0.01,
+        0.99,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrus.shrink_intervals",
+        c"Quiet intervals in a row before pg_walrus shrinks max_wal_size.",
+        c"An interval is quiet when it lasted a full checkpoint_timeout with fewer than walrus.threshold forced checkpoints.",
+        &SHRINK_INTERVALS,
+        1,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrus.min_size",
+        c"Smallest max_wal_size pg_walrus will shrink to.",
+        c"min_wal_size and two WAL segments are floors as well.",
+        &MIN_SIZE_MB,
+        2,
+        MAX_WAL_SIZE_BOUND_MB,
+        GucContext::Sighup,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"walrus.history_retention_days",
+        c"Days of walrus.history that pg_walrus keeps.",
+        c"Older rows are deleted by walrus.cleanup_history(), which the worker runs every cycle; 0 keeps everything.",
+        &HISTORY_RETENTION_DAYS,
+        0,
+        3650,
         GucContext::Sighup,
         GucFlags::default(),
     );
@@ -82,4 +135,24 @@ pub fn database() -> String {
         .and_then(|name| name.into_string().ok())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "postgres".to_owned())
+}
+
+pub fn shrink_enabled() -> bool {
+    SHRINK_ENABLE.get()
+}
+
+pub fn shrink_factor() -> f64 {
+    SHRINK_FACTOR.get()
+}
+
+pub fn shrink_intervals() -> i32 {
+    SHRINK_INTERVALS.get()
+}
+
+pub fn min_size_mb() -> i32 {
+    MIN_SIZE_MB.get()
+}
+
+pub fn history_retention_days() -> i32 {
+    HISTORY_RETENTION_DAYS.get()
 }

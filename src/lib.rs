@@ -5,8 +5,14 @@
 use pgrx::prelude::*;
 
 mod alter_system;
+mod api;
+mod apply;
+mod clock;
 mod guc;
+mod history;
 mod server;
+mod shmem;
+mod sizing;
 mod stats;
 mod txn;
 mod worker;
@@ -17,6 +23,7 @@ mod pg_tests;
 pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+pgrx::extension_sql_file!("../sql/history.sql", name = "history", requires = ["bootstrap"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -24,6 +31,7 @@ pub extern "C-unwind" fn _PG_init() {
     let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     guc::init(preloading);
     if preloading {
+        shmem::init();
         worker::register();
     }
 }

@@ -2,6 +2,7 @@
 //! decide, apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
@@ -10,8 +11,7 @@ use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{Action, Decision, Observation, Settings, SizingStrategy};
 
-use crate::stats::CheckpointCounts;
-use crate::{alter_system, guc, server, stats, txn};
+use crate::{alter_system, apply, clock, guc, history, server, shmem, sizing, stats, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -49,15 +49,32 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     }
     log!("pg_walrus worker started");
 
+    shmem::update(|state| {
+        state.worker_pid = unsafe { pg_sys::MyProcPid };
+        // A restarted worker takes a fresh baseline rather than trusting one
+        // from before it was stopped.
+        state.has_baseline = false;
+    });
+    // Only fully qualified objects: no schema on the path can shadow them.
+    unsafe {
+        pg_sys::SetConfigOption(
+            c"search_path".as_ptr(),
+            c"pg_catalog, pg_temp".as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
+        );
+    }
+
     let mut worker = Worker::default();
     let mut cycle_started = Instant::now();
-    worker.cycle(cycle_started);
+    worker.cycle();
     while sleep_one_interval(cycle_started) {
         cycle_started = Instant::now();
-        worker.cycle(cycle_started);
+        worker.cycle();
     }
 
     log!("pg_walrus worker shutting down");
+    shmem::update(|state| state.worker_pid = 0);
     // Exit status 1, like PostgreSQL's own workers stopped by SIGTERM: after
     // pg_terminate_backend the postmaster restarts us; during a server
     // shutdown it does not.
@@ -110,23 +127,28 @@ fn reload_configuration() {
     debug1!("pg_walrus: configuration reloaded");
 }
 
-/// The counters at the start of the interval being measured.
-#[derive(Debug, Clone, Copy)]
-struct Baseline {
-    counts: CheckpointCounts,
-    taken_at: Instant,
+/// What one cycle's reading of the counters leads to.
+enum Step {
+    /// First reading (or first after a stats reset): nothing to compare.
+    Baseline,
+    StatsReset,
+    Disabled,
+    Decide(Observation),
 }
 
 #[derive(Default)]
 struct Worker {
-    baseline: Option<Baseline>,
     /// A resize whose ALTER SYSTEM failed: retried next cycle if the evidence
     /// of that cycle does not call for a change of its own.
     failed: Option<Decision>,
+    /// Set when this cycle already warned that history cannot be written, so
+    /// a DBA sees that at most once per cycle.
+    history_warned: bool,
 }
 
 impl Worker {
-    fn cycle(&mut self, now: Instant) {
+    fn cycle(&mut self) {
+        self.history_warned = false;
         let counts = match txn::guarded(stats::checkpoint_counts) {
             Ok(Some(counts)) => counts,
             Ok(None) => {
@@ -138,48 +160,70 @@ impl Worker {
                 return;
             }
         };
-        let current = Baseline { counts, taken_at: now };
-        let Some(previous) = self.baseline.replace(current) else {
-            debug1!("pg_walrus: baseline taken at {} requested checkpoints", counts.requested);
-            return;
-        };
-        let forced = counts.requested - previous.counts.requested;
-        if forced < 0 {
-            log!("pg_walrus: checkpoint statistics were reset; taking a new baseline");
-            return;
-        }
-        if !guc::enabled() {
-            self.failed = None;
-            debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
-            return;
-        }
+        let settings = sizing::settings();
+        let enabled = guc::enabled();
+        let (mono, now) = (clock::monotonic_ns(), clock::now());
+        // One read-modify-write: close the interval, open the next.
+        let step = shmem::update(|state| {
+            let observation = sizing::observe(state, counts, mono, &settings);
+            let had_baseline = state.has_baseline;
+            state.rebaseline(counts, mono);
+            state.last_check_time = now;
+            match observation {
+                None if !had_baseline => Step::Baseline,
+                None => {
+                    state.quiet_intervals = 0;
+                    Step::StatsReset
+                }
+                Some(observation) => {
+                    state.analysis_cycles += 1;
+                    state.last_forced = observation.forced_checkpoints;
+                    if enabled {
+                        state.quiet_intervals = observation.quiet_intervals;
+                        Step::Decide(observation)
+                    } else {
+                        state.quiet_intervals = 0;
+                        Step::Disabled
+                    }
+                }
+            }
+        })
+        .unwrap_or(Step::Baseline);
 
-        let interval_secs = (now - previous.taken_at).as_secs_f64();
-        let settings = Settings { threshold: guc::threshold(), max_size_mb: guc::max_size_mb() };
-        let observation = Observation {
-            current_size_mb: server::max_wal_size_mb(),
-            forced_checkpoints: forced,
-            interval_secs,
-        };
-        if forced >= i64::from(settings.threshold) {
-            log!("pg_walrus: detected {forced} forced checkpoints over {interval_secs:.0} seconds");
+        match step {
+            Step::Baseline => debug1!("pg_walrus: baseline taken at {} requested checkpoints", counts.requested),
+            Step::StatsReset => log!("pg_walrus: checkpoint statistics were reset; taking a new baseline"),
+            Step::Disabled => {
+                self.failed = None;
+                debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
+            }
+            Step::Decide(observation) => self.decide(&observation, &settings),
+        }
+        self.cleanup_history();
+    }
+
+    fn decide(&mut self, observation: &Observation, settings: &Settings) {
+        let forced = observation.forced_checkpoints;
+        let secs = observation.interval_secs;
+        if settings.is_quiet(forced) {
+            debug1!("pg_walrus: {forced} forced checkpoints over {secs:.0} seconds");
         } else {
-            debug1!("pg_walrus: {forced} forced checkpoints over {interval_secs:.0} seconds");
+            log!("pg_walrus: detected {forced} forced checkpoints over {secs:.0} seconds");
         }
-
-        let strategy = walrus_strategies::Algorithm::Multiplicative.strategy();
-        let mut decision = strategy.decide(&observation, &settings);
+        let strategy = sizing::active_strategy();
+        let mut decision = strategy.decide(observation, settings);
+        shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
         if !decision.changes_size() {
-            if let Some(retry) = self.failed.take().filter(|d| still_valid(d, &observation, &settings)) {
+            if let Some(retry) = self.failed.take().filter(|d| still_valid(d, observation, settings)) {
                 decision = retry;
             }
         }
-        self.apply(decision, &settings);
+        self.apply(decision, strategy.name(), forced, settings);
     }
 
-    fn apply(&mut self, decision: Decision, settings: &Settings) {
+    fn apply(&mut self, decision: Decision, strategy: &str, forced: i64, settings: &Settings) {
         if decision.blocked_at_ceiling() {
-            debug1!("pg_walrus: max_wal_size already at walrus.max ({} MB), not growing", settings.max_size_mb);
+            debug1!("pg_walrus: max_wal_size already at walrus.max ({} MB), not growing", settings.ceiling_mb());
         }
         if !decision.changes_size() {
             return;
@@ -194,23 +238,62 @@ impl Worker {
         let new_size = decision.new_size_mb;
         match txn::guarded(move || alter_system::set_max_wal_size(new_size)) {
             Ok(()) => {
-                log!(
-                    "pg_walrus: resizing max_wal_size from {} MB to {} MB ({})",
-                    decision.old_size_mb,
-                    decision.new_size_mb,
-                    decision.reason
-                );
+                // The worker's own cycle already moved the baseline.
+                apply::resized(&decision, None);
+                self.record(&apply::applied_entry(&decision, strategy, forced));
                 self.failed = None;
-                if let Err(error) = server::request_reload() {
-                    warning!("pg_walrus: could not signal the postmaster to reload: {error}");
-                }
             }
             Err(error) => {
                 report_warning("pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle", &error);
+                self.record(&apply::failed_entry(&decision, strategy, forced, &error.to_string()));
                 self.failed = Some(decision);
             }
         }
     }
+
+    /// Writes a history row; sizing goes on whether or not that works.
+    fn record(&mut self, entry: &history::Entry) {
+        let result = txn::guarded(AssertUnwindSafe(|| history::insert(entry)));
+        self.warn_history(result.map_err(HistoryFailure::Caught).and_then(|r| r.map_err(HistoryFailure::Table)));
+    }
+
+    fn cleanup_history(&mut self) {
+        let days = guc::history_retention_days();
+        let result = txn::guarded(move || history::cleanup(days));
+        match result.map_err(HistoryFailure::Caught).and_then(|r| r.map_err(HistoryFailure::Table)) {
+            Ok(deleted) if deleted > 0 => debug1!("pg_walrus: removed {deleted} history rows older than {days} days"),
+            // No table, nothing to clean: only a decision that cannot be
+            // recorded is worth a warning.
+            Ok(_) | Err(HistoryFailure::Table(history::HistoryError::Missing)) => {}
+            Err(failure) => self.warn_history::<()>(Err(failure)),
+        }
+    }
+
+    fn warn_history<T>(&mut self, result: Result<T, HistoryFailure>) {
+        let Err(failure) = result else { return };
+        if std::mem::replace(&mut self.history_warned, true) {
+            return;
+        }
+        match failure {
+            HistoryFailure::Table(history::HistoryError::Missing) => ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                "pg_walrus: walrus.history does not exist; decisions are not being recorded",
+                "pg_walrus",
+            )
+            .set_detail(format!("The worker records history in database \"{}\" (walrus.database).", guc::database()))
+            .set_hint("Run CREATE EXTENSION pg_walrus in that database.")
+            .report(PgLogLevel::WARNING),
+            HistoryFailure::Table(history::HistoryError::Spi(error)) => {
+                warning!("pg_walrus: could not write walrus.history: {error}")
+            }
+            HistoryFailure::Caught(error) => report_warning("pg_walrus: could not write walrus.history", &error),
+        }
+    }
+}
+
+enum HistoryFailure {
+    Caught(txn::CaughtPgError),
+    Table(history::HistoryError),
 }
 
 /// A failed resize is retried only while it still fits: nobody changed

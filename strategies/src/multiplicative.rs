@@ -6,7 +6,9 @@
 
 use serde_json::json;
 
+use crate::confidence::{Evidence, seed_confidence};
 use crate::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
+use crate::shrink::shrink;
 use crate::{Action, Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,14 +37,20 @@ impl SizingStrategy for Multiplicative {
             "interval_sec": obs.interval_secs.round(),
         });
         if forced < threshold {
-            let reason = format!("{forced} forced checkpoints in last interval, below threshold {threshold}");
-            return Decision::keep(current, reason, metadata);
+            return match shrink(obs, settings, metadata.clone()) {
+                Ok(decision) => decision,
+                Err(why_not) => Decision::keep(
+                    current,
+                    format!("{forced} forced checkpoints in last interval, below threshold {threshold}; {why_not}"),
+                    metadata,
+                ),
+            };
         }
 
         let wanted = Self::grown_size_mb(current, forced);
         metadata["computed_size_mb"] = json!(wanted);
         let detected = format!("{forced} forced checkpoints detected in last interval");
-        let (action, new_size, reason) = match bounded_grow(current, wanted, settings.max_size_mb) {
+        let (action, new_size, reason) = match bounded_grow(current, wanted, settings.ceiling_mb()) {
             GrowOutcome::Grow(n) => (Action::Increase, n, detected),
             GrowOutcome::Capped(n) => (
                 Action::Capped,
@@ -52,7 +60,7 @@ impl SizingStrategy for Multiplicative {
             GrowOutcome::AtCeiling => (
                 Action::None,
                 current,
-                format!("{detected}, but already at walrus.max ({} MB)", settings.max_size_mb),
+                format!("{detected}, but already at walrus.max ({} MB)", settings.ceiling_mb()),
             ),
             GrowOutcome::NotLarger => (Action::None, current, detected),
         };
@@ -65,6 +73,11 @@ impl SizingStrategy for Multiplicative {
             metadata,
         }
     }
+
+    /// The seeds' rule (see [`seed_confidence`]).
+    fn confidence(&self, evidence: &Evidence) -> u8 {
+        seed_confidence(evidence)
+    }
 }
 
 #[cfg(test)]
@@ -72,8 +85,10 @@ mod tests {
     use super::*;
 
     fn decide(current: i32, forced: i64, threshold: i32, max: i32) -> Decision {
-        let obs = Observation { current_size_mb: current, forced_checkpoints: forced, interval_secs: 300.0 };
-        Multiplicative.decide(&obs, &Settings { threshold, max_size_mb: max })
+        let obs = Observation { current_size_mb: current, forced_checkpoints: forced, interval_secs: 300.0, quiet_intervals: 0 };
+        // A low floor so that the grow rules are tested on their own.
+        let settings = Settings { threshold, max_size_mb: max, wal_segment_mb: 1, ..Settings::default() };
+        Multiplicative.decide(&obs, &settings)
     }
 
     #[test]
@@ -124,6 +139,30 @@ mod tests {
         assert!(d.blocked_at_ceiling());
         assert!(!d.changes_size());
         assert!(!decide(1024, 1, 2, 4096).blocked_at_ceiling());
+    }
+
+    #[test]
+    fn quiet_intervals_shrink_and_loud_ones_do_not() {
+        let settings = Settings::default();
+        let quiet = Observation { current_size_mb: 4096, forced_checkpoints: 1, interval_secs: 300.0, quiet_intervals: 5 };
+        let d = Multiplicative.decide(&quiet, &settings);
+        assert_eq!((d.action, d.new_size_mb), (Action::Decrease, 3072));
+        let waiting = Observation { quiet_intervals: 4, ..quiet.clone() };
+        let d = Multiplicative.decide(&waiting, &settings);
+        assert_eq!(d.action, Action::None);
+        assert!(d.reason.contains("4 of 5 quiet intervals"), "{}", d.reason);
+        // A loud interval takes the grow path whatever the quiet count says.
+        let loud = Observation { current_size_mb: 2048, forced_checkpoints: 2, quiet_intervals: 9, ..quiet };
+        let d = Multiplicative.decide(&loud, &settings);
+        assert_eq!((d.action, d.new_size_mb), (Action::Capped, 4096));
+    }
+
+    #[test]
+    fn growth_ceiling_never_below_two_segments() {
+        let settings = Settings { max_size_mb: 2, wal_segment_mb: 16, ..Settings::default() };
+        let obs = Observation { current_size_mb: 16, forced_checkpoints: 5, interval_secs: 300.0, quiet_intervals: 0 };
+        let d = Multiplicative.decide(&obs, &settings);
+        assert_eq!((d.action, d.new_size_mb), (Action::Capped, 32));
     }
 
     #[test]

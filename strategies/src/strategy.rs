@@ -6,6 +6,7 @@
 
 use enum_dispatch::enum_dispatch;
 
+use crate::confidence::Evidence;
 use crate::{Decision, Multiplicative, Observation, Settings};
 
 /// A sizing strategy: turns one interval's evidence into a decision.
@@ -17,6 +18,10 @@ pub trait SizingStrategy {
     /// The decision for one interval. It obeys `walrus.max` and never lowers
     /// the size on the grow path.
     fn decide(&self, observation: &Observation, settings: &Settings) -> Decision;
+
+    /// How far a recommendation from this strategy can be trusted, 0..=100,
+    /// given how much evidence stands behind it.
+    fn confidence(&self, evidence: &Evidence) -> u8;
 }
 
 /// The compiled strategies.

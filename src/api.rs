@@ -1,0 +1,199 @@
+//! The SQL API, schema `walrus` (set by the control file): thin wrappers that
+//! read shared state and the strategies' answers and serialise them, with the
+//! JSON keys, permissions and error texts of the seed contract.
+
+use pgrx::prelude::*;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
+use serde_json::{Value, json};
+use walrus_strategies::Action;
+
+use crate::shmem::WalrusState;
+use crate::sizing::{self, Recommendation};
+use crate::{alter_system, apply, clock, guc, history, server, shmem, stats};
+
+/// The extension's state and settings, for anyone.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn status() -> JsonB {
+    let state = shmem::snapshot();
+    let settings = sizing::settings();
+    let current = server::max_wal_size_mb();
+    JsonB(json!({
+        "enabled": guc::enabled(),
+        "current_max_wal_size_mb": current,
+        "configured_maximum_mb": settings.max_size_mb,
+        "threshold": settings.threshold,
+        "checkpoint_timeout_sec": server::checkpoint_timeout_secs(),
+        "shrink_enabled": settings.shrink_enabled,
+        "shrink_factor": settings.shrink_factor,
+        "shrink_intervals": settings.shrink_intervals,
+        "min_size_mb": settings.min_size_mb,
+        "worker_running": worker_pid(&state).is_some(),
+        "last_check_time": timestamp(state.last_check_time),
+        "last_adjustment_time": timestamp(state.last_adjustment_time),
+        "total_adjustments": state.total_adjustments,
+        "quiet_intervals": state.quiet_intervals,
+        "at_ceiling": current >= settings.max_size_mb,
+        "database": guc::database(),
+        "strategy": sizing::active_strategy_name(),
+        "in_recovery": server::in_recovery(),
+    }))
+}
+
+/// What the active strategy would do now, judging the interval so far.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn recommendation() -> JsonB {
+    JsonB(match stats::checkpoint_counts() {
+        Some(counts) => recommendation_json(&sizing::recommend(&shmem::snapshot(), counts)),
+        None => stats_unavailable_json(),
+    })
+}
+
+/// The recommendation, applied when `apply` is true (superusers only).
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn analyze(apply: default!(bool, false)) -> JsonB {
+    if apply {
+        require_superuser("walrus.analyze(apply := true)");
+    }
+    if !guc::enabled() {
+        return JsonB(json!({"analyzed": false, "reason": "extension is disabled"}));
+    }
+    if apply {
+        require_primary("walrus.analyze(apply := true)");
+        // ALTER SYSTEM refuses transaction blocks; so does its SQL front door.
+        unsafe { pg_sys::PreventInTransactionBlock(true, c"walrus.analyze(apply := true)".as_ptr()) };
+    }
+    let Some(counts) = stats::checkpoint_counts() else {
+        return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(), "applied": false}));
+    };
+    let rec = sizing::recommend(&shmem::snapshot(), counts);
+    let applies = matches!(rec.decision.action, Action::Increase | Action::Capped | Action::Decrease);
+    let mut applied = false;
+    if apply && applies && rec.decision.changes_size() {
+        alter_system::set_max_wal_size(rec.decision.new_size_mb);
+        match history::insert(&apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)) {
+            Ok(()) => {}
+            Err(history::HistoryError::Missing) => warning!("pg_walrus: history table does not exist"),
+            Err(history::HistoryError::Spi(error)) => warning!("pg_walrus: could not record history: {error}"),
+        }
+        apply::resized(&rec.decision, Some(counts));
+        applied = true;
+    }
+    JsonB(json!({"analyzed": true, "recommendation": recommendation_json(&rec), "applied": applied}))
+}
+
+/// Clears history and counters (superusers only). Re-baselines the
+/// checkpoint counter to its current value, so the next cycle does not count
+/// checkpoints from before the reset.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn reset() -> bool {
+    require_superuser("walrus.reset()");
+    require_primary("walrus.reset()");
+    let history_ok = match history::clear() {
+        Ok(true) => true,
+        Ok(false) => {
+            warning!("pg_walrus: history table does not exist");
+            true
+        }
+        Err(error) => {
+            warning!("pg_walrus: could not clear walrus.history: {error}");
+            false
+        }
+    };
+    let counts = stats::checkpoint_counts();
+    let mono = clock::monotonic_ns();
+    shmem::update(|state| {
+        *state = WalrusState { worker_pid: state.worker_pid, ..WalrusState::default() };
+        if let Some(counts) = counts {
+            state.rebaseline(counts, mono);
+        }
+    });
+    history_ok
+}
+
+/// The raw shared-memory counters (seed 004 §4.4).
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn shmem_status() -> JsonB {
+    let state = shmem::snapshot();
+    JsonB(json!({
+        "worker_pid": worker_pid(&state),
+        "total_increases": state.total_increases,
+        "total_decreases": state.total_decreases,
+        "current_recommendation_mb": (state.last_recommendation_mb > 0).then_some(state.last_recommendation_mb),
+    }))
+}
+
+/// Deletes history older than walrus.history_retention_days; returns how many rows.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn cleanup_history() -> i64 {
+    match history::cleanup(guc::history_retention_days()) {
+        Ok(deleted) => deleted,
+        Err(history::HistoryError::Missing) => {
+            error!("relation \"walrus.history\" does not exist")
+        }
+        Err(history::HistoryError::Spi(error)) => error!("pg_walrus: could not clean up history: {error}"),
+    }
+}
+
+fn recommendation_json(rec: &Recommendation) -> Value {
+    json!({
+        "current_size_mb": rec.decision.old_size_mb,
+        "recommended_size_mb": rec.decision.new_size_mb,
+        "action": rec.decision.action.as_str(),
+        "reason": rec.decision.reason,
+        "confidence": rec.confidence,
+        "strategy": rec.strategy,
+    })
+}
+
+fn stats_unavailable_json() -> Value {
+    let current = server::max_wal_size_mb();
+    json!({
+        "current_size_mb": current,
+        "recommended_size_mb": current,
+        "action": "error",
+        "reason": "checkpoint statistics unavailable",
+        "confidence": 0,
+        "strategy": sizing::active_strategy_name(),
+    })
+}
+
+/// The worker's pid if it is registered and its process is alive.
+fn worker_pid(state: &WalrusState) -> Option<i32> {
+    (state.worker_pid != 0 && !unsafe { pg_sys::BackendPidGetProc(state.worker_pid) }.is_null())
+        .then_some(state.worker_pid)
+}
+
+fn timestamp(ts: pg_sys::TimestampTz) -> Value {
+    if ts == 0 { Value::Null } else { json!(clock::iso8601_utc(ts)) }
+}
+
+fn require_superuser(what: &str) {
+    if !unsafe { pg_sys::superuser() } {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied: {what} requires superuser")
+        );
+    }
+}
+
+/// ALTER SYSTEM works on a hot standby (it writes that node's file), and a
+/// standby cannot write history: refuse explicitly.
+fn require_primary(what: &str) {
+    if server::in_recovery() {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("{what} cannot run on a standby"),
+            "pg_walrus",
+        )
+        .set_hint("postgresql.auto.conf is per node: size the primary, and set max_wal_size on each standby yourself.")
+        .report(PgLogLevel::ERROR);
+    }
+}

@@ -1,0 +1,75 @@
+//! Clocks: a monotonic one for durations, PostgreSQL's for timestamps.
+//!
+//! Durations (interval lengths, later cooldowns) use CLOCK_MONOTONIC, which
+//! every process on the machine shares, so a value one process stores in
+//! shared memory means the same to another, and a wall-clock step cannot
+//! stretch or cut an interval. Timestamps shown to people use PostgreSQL's
+//! clock and are formatted as ISO 8601 in UTC.
+
+use pgrx::pg_sys;
+
+/// Nanoseconds on CLOCK_MONOTONIC.
+pub fn monotonic_ns() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // CLOCK_MONOTONIC cannot fail on Linux with a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// Seconds between two `monotonic_ns()` readings.
+pub fn seconds_between(earlier_ns: i64, later_ns: i64) -> f64 {
+    (later_ns.saturating_sub(earlier_ns)) as f64 / 1e9
+}
+
+/// Now, as a PostgreSQL `timestamptz` (microseconds since 2000-01-01 UTC).
+pub fn now() -> pg_sys::TimestampTz {
+    unsafe { pg_sys::GetCurrentTimestamp() }
+}
+
+/// `2025-12-30T10:15:30.000000+00:00`: ISO 8601, UTC, microseconds.
+pub fn iso8601_utc(ts: pg_sys::TimestampTz) -> String {
+    const USECS_PER_DAY: i64 = 86_400_000_000;
+    // Days from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
+    const PG_EPOCH_DAYS: i64 = 10_957;
+    let days = ts.div_euclid(USECS_PER_DAY);
+    let usecs_of_day = ts.rem_euclid(USECS_PER_DAY);
+    let (year, month, day) = civil_from_days(days + PG_EPOCH_DAYS);
+    let secs = usecs_of_day / 1_000_000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        usecs_of_day % 1_000_000
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso8601_utc;
+
+    #[test]
+    fn formats_postgres_timestamps() {
+        assert_eq!(iso8601_utc(0), "2000-01-01T00:00:00.000000+00:00");
+        assert_eq!(iso8601_utc(-1), "1999-12-31T23:59:59.999999+00:00");
+        // 2025-12-30 10:15:30.123456 UTC, the seed's example plus microseconds.
+        assert_eq!(iso8601_utc(820_404_930_123_456), "2025-12-30T10:15:30.123456+00:00");
+        // Leap day.
+        assert_eq!(iso8601_utc(8_825 * 86_400_000_000), "2024-02-29T00:00:00.000000+00:00");
+    }
+}

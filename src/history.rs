@@ -1,0 +1,88 @@
+//! walrus.history: one row per decision that changed, or tried to change,
+//! max_wal_size. Rows are written with bound parameters in the caller's
+//! transaction, in the database the caller is connected to.
+
+use pgrx::prelude::*;
+use pgrx::spi::SpiError;
+use pgrx::JsonB;
+use serde_json::Value;
+
+/// What one history row says.
+pub struct Entry<'a> {
+    pub action: &'a str,
+    pub old_size_mb: i32,
+    pub new_size_mb: i32,
+    /// Forced checkpoints in the interval that led to the decision.
+    pub forced_checkpoints: i64,
+    pub checkpoint_timeout_sec: i32,
+    pub reason: &'a str,
+    pub metadata: Value,
+}
+
+#[derive(Debug)]
+pub enum HistoryError {
+    /// The extension (and so the table) is not in this database.
+    Missing,
+    Spi(SpiError),
+}
+
+impl From<SpiError> for HistoryError {
+    fn from(error: SpiError) -> Self {
+        HistoryError::Spi(error)
+    }
+}
+
+/// Whether walrus.history exists in the current database.
+pub fn table_exists() -> Result<bool, SpiError> {
+    Ok(Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('walrus.history') IS NOT NULL")?.unwrap_or(false))
+}
+
+pub fn insert(entry: &Entry) -> Result<(), HistoryError> {
+    if !table_exists()? {
+        return Err(HistoryError::Missing);
+    }
+    Spi::run_with_args(
+        "INSERT INTO walrus.history
+             (action, old_size_mb, new_size_mb, forced_checkpoints, checkpoint_timeout_sec, reason, metadata)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            entry.action.into(),
+            entry.old_size_mb.into(),
+            entry.new_size_mb.into(),
+            entry.forced_checkpoints.into(),
+            entry.checkpoint_timeout_sec.into(),
+            entry.reason.into(),
+            JsonB(entry.metadata.clone()).into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Deletes rows older than `retention_days` (0 keeps everything); returns
+/// how many went.
+pub fn cleanup(retention_days: i32) -> Result<i64, HistoryError> {
+    if retention_days <= 0 {
+        return Ok(0);
+    }
+    if !table_exists()? {
+        return Err(HistoryError::Missing);
+    }
+    let deleted = Spi::get_one_with_args::<i64>(
+        "WITH gone AS (
+             DELETE FROM walrus.history
+             WHERE \"timestamp\" < pg_catalog.now() - pg_catalog.make_interval(days => $1)
+             RETURNING 1)
+         SELECT pg_catalog.count(*) FROM gone",
+        &[retention_days.into()],
+    )?;
+    Ok(deleted.unwrap_or(0))
+}
+
+/// Deletes every row; false when the table does not exist.
+pub fn clear() -> Result<bool, SpiError> {
+    if !table_exists()? {
+        return Ok(false);
+    }
+    Spi::run("DELETE FROM walrus.history")?;
+    Ok(true)
+}

@@ -1,0 +1,82 @@
+//! The worker's state, in shared memory so that SQL functions in any backend
+//! see it and `walrus.reset()` / `walrus.analyze(apply := true)` can change it.
+//!
+//! One struct behind one LWLock. Every read-modify-write happens inside a
+//! single `update()` call, never as several small ones.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pgrx::lwlock::PgLwLock;
+use pgrx::shmem::PGRXSharedMemory;
+use pgrx::prelude::*;
+use pgrx::pg_shmem_init;
+
+use crate::stats::CheckpointCounts;
+
+/// Plain data, no pointers: it lives in shared memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WalrusState {
+    /// pid of the running worker, 0 when none has registered.
+    pub worker_pid: i32,
+    /// Counters and time (CLOCK_MONOTONIC ns) at the start of the interval
+    /// being measured; `has_baseline` is false until the first reading.
+    pub has_baseline: bool,
+    pub baseline_requested: i64,
+    pub baseline_timed: i64,
+    pub baseline_mono_ns: i64,
+    /// `timestamptz` of the last check and the last applied change; 0 = never.
+    pub last_check_time: pg_sys::TimestampTz,
+    pub last_adjustment_time: pg_sys::TimestampTz,
+    pub total_adjustments: i64,
+    pub total_increases: i64,
+    pub total_decreases: i64,
+    /// Cycles that compared two readings of the counters.
+    pub analysis_cycles: i64,
+    pub quiet_intervals: u32,
+    /// Forced checkpoints in the last completed interval.
+    pub last_forced: i64,
+    /// Size the active strategy recommended at the last cycle, in MB.
+    pub last_recommendation_mb: i32,
+}
+
+unsafe impl PGRXSharedMemory for WalrusState {}
+
+static STATE: PgLwLock<WalrusState> = unsafe { PgLwLock::new(c"pg_walrus_state") };
+
+/// Set in the postmaster while preloading, inherited by every backend it
+/// forks: without preload there is no shared memory to touch.
+static AVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// Requests the segment. Call from `_PG_init`, only while preloading.
+pub fn init() {
+    pg_shmem_init!(STATE);
+    AVAILABLE.store(true, Ordering::Relaxed);
+}
+
+pub fn available() -> bool {
+    AVAILABLE.load(Ordering::Relaxed)
+}
+
+/// A consistent copy of the state; all zeros when not preloaded.
+pub fn snapshot() -> WalrusState {
+    if available() { *STATE.share() } else { WalrusState::default() }
+}
+
+/// Runs `change` under the exclusive lock. `None` when not preloaded.
+pub fn update<R>(change: impl FnOnce(&mut WalrusState) -> R) -> Option<R> {
+    if !available() {
+        return None;
+    }
+    let mut state = STATE.exclusive();
+    Some(change(&mut state))
+}
+
+impl WalrusState {
+    /// Starts a new interval at these counters, now.
+    pub fn rebaseline(&mut self, counts: CheckpointCounts, mono_ns: i64) {
+        self.has_baseline = true;
+        self.baseline_requested = counts.requested;
+        self.baseline_timed = counts.timed;
+        self.baseline_mono_ns = mono_ns;
+    }
+}

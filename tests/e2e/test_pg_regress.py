@@ -1,0 +1,18 @@
+"""Golden-file tests (tests/pg_regress) run by PostgreSQL's own pg_regress
+against a preloaded cluster: the SQL surface, its error texts and the GUC
+catalogue, byte for byte."""
+
+import tempfile
+from pathlib import Path
+
+REGRESS = Path(__file__).resolve().parents[1] / "pg_regress"
+SCHEDULE = ["setup", "guc_catalogue", "api", "permissions", "dropped_history"]
+
+
+def test_pg_regress(make_cluster):
+    cluster = make_cluster()
+    cluster.wait_for_log(r"pg_walrus: baseline taken", 30)
+    out = Path(tempfile.mkdtemp(prefix=f"walrus-regress-pg{cluster.version}-"))
+    result = cluster.pg_regress(REGRESS, out, SCHEDULE)
+    diffs = out / "regression.diffs"
+    assert result.returncode == 0, result.stdout + result.stderr + (diffs.read_text() if diffs.exists() else "")
