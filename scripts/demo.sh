@@ -15,10 +15,5 @@ log "building and installing pg_walrus into PostgreSQL $version"
 cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
     --no-default-features --features "pg$version" >/dev/null
 
-venv="$WALRUS_CACHE/venv"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s tests/e2e/requirements.txt "$venv/requirements.txt"; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
-    cp tests/e2e/requirements.txt "$venv/requirements.txt"
-fi
+venv=$(bash scripts/python-env.sh)
 exec "$venv/bin/python" scripts/demo.py "$version"

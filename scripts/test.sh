@@ -43,13 +43,7 @@ for v in "${versions[@]}"; do
     cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v" >/dev/null
 done
 
-venv="$WALRUS_CACHE/venv"
-if [ ! -x "$venv/bin/pytest" ] || ! cmp -s tests/e2e/requirements.txt "$venv/requirements.txt"; then
-    log "preparing the end-to-end test environment"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
-    cp tests/e2e/requirements.txt "$venv/requirements.txt"
-fi
+venv=$(bash scripts/python-env.sh)
 
 log "end-to-end tests on PostgreSQL ${versions[*]}"
 # The tests mostly wait on the worker's 30 s cycle, so they all run at once.
