@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 import re
 import shutil
 import socket
@@ -37,10 +38,18 @@ def pg_config(version: str, key: str) -> str:
 
 
 def free_port() -> int:
-    """A port the kernel just handed out; PostgreSQL binds it moments later."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range, so that no outgoing
+    connection (the tests open many) can take it before PostgreSQL binds it.
+    Concurrent callers may still collide: start() retries on another port."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def _as_pg_user(cmd: list[str]) -> list[str]:
@@ -89,10 +98,19 @@ class Cluster:
 
     # --- lifecycle -----------------------------------------------------------
     def start(self) -> "Cluster":
-        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                   "-w", "-t", "60", "start"])
-        self.started = True
-        return self
+        for attempt in range(5):
+            result = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
+                                "-w", "-t", "60", "start"], check=False)
+            if result.returncode == 0:
+                self.started = True
+                return self
+            if "Address already in use" not in self.log() or attempt == 4:
+                raise RuntimeError(f"pg_ctl start failed:\n{result.stdout}{result.stderr}\n{self.log()[-3000:]}")
+            # Another test took the port between our check and the bind.
+            self.port = free_port()
+            with open(self.datadir / "postgresql.conf", "a") as conf:
+                conf.write(f"port = {self.port}\n")
+        raise AssertionError("unreachable")
 
     def stop(self, mode: str = "fast") -> None:
         if self.started:

@@ -10,6 +10,7 @@ mod decision;
 mod limits;
 mod multiplicative;
 mod observation;
+mod rate_limit;
 mod shrink;
 mod strategy;
 
@@ -18,5 +19,6 @@ pub use decision::{Action, Decision};
 pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
+pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
 pub use shrink::shrink;
 pub use strategy::{Algorithm, SizingStrategy, Strategy};
