@@ -19,6 +19,7 @@ packages=(
     bison flex libreadline-dev zlib1g-dev libssl-dev libxml2-dev
     dpkg-dev sudo iproute2 procps jq python3 python3-venv
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
+    prometheus prometheus-postgres-exporter
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -10,7 +10,7 @@ use walrus_strategies::Action;
 
 use crate::shmem::WalrusState;
 use crate::sizing::{self, Recommendation};
-use crate::{alter_system, apply, clock, guc, history, server, shmem, stats};
+use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem, stats};
 
 /// The extension's state and settings, for anyone.
 #[pg_extern]
@@ -19,6 +19,7 @@ fn status() -> JsonB {
     let state = shmem::snapshot();
     let settings = sizing::settings();
     let current = server::max_wal_size_mb();
+    let limits = apply::RateLimitStatus::of(&state);
     JsonB(json!({
         "enabled": guc::enabled(),
         "current_max_wal_size_mb": current,
@@ -38,6 +39,11 @@ fn status() -> JsonB {
         "database": guc::database(),
         "strategy": sizing::active_strategy_name(),
         "in_recovery": server::in_recovery(),
+        "dry_run": guc::dry_run(),
+        "cooldown_active": limits.cooldown_remaining_secs > 0.0,
+        "cooldown_remaining_sec": limits.cooldown_remaining_secs.ceil() as i64,
+        "changes_this_hour": limits.changes_this_hour,
+        "hourly_limit_reached": limits.changes_this_hour >= limits.max_changes_per_hour,
     }))
 }
 
@@ -71,18 +77,28 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
     };
     let rec = sizing::recommend(&shmem::snapshot(), counts);
     let applies = matches!(rec.decision.action, Action::Increase | Action::Capped | Action::Decrease);
-    let mut applied = false;
+    let mut result = json!({"analyzed": true, "recommendation": recommendation_json(&rec), "applied": false});
     if apply && applies && rec.decision.changes_size() {
-        alter_system::set_max_wal_size(rec.decision.new_size_mb);
-        match history::insert(&apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)) {
+        // An explicit superuser action: the rate limits do not hold it back,
+        // but it counts toward them.
+        let now = apply::now_secs();
+        let entry = if guc::dry_run() {
+            apply::dry_run(&rec.decision, now);
+            result["reason"] = json!("walrus.dry_run is on: the change was recorded, not applied");
+            apply::dry_run_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
+        } else {
+            alter_system::set_max_wal_size(rec.decision.new_size_mb);
+            apply::resized(&rec.decision, Some(counts), now);
+            result["applied"] = json!(true);
+            apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
+        };
+        match history::record(&entry) {
             Ok(()) => {}
             Err(history::HistoryError::Missing) => warning!("pg_walrus: history table does not exist"),
             Err(history::HistoryError::Spi(error)) => warning!("pg_walrus: could not record history: {error}"),
         }
-        apply::resized(&rec.decision, Some(counts));
-        applied = true;
     }
-    JsonB(json!({"analyzed": true, "recommendation": recommendation_json(&rec), "applied": applied}))
+    JsonB(result)
 }
 
 /// Clears history and counters (superusers only). Re-baselines the
@@ -128,6 +144,22 @@ fn shmem_status() -> JsonB {
     }))
 }
 
+/// One row per metric, for those who scrape with SQL.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn metrics() -> TableIterator<'static, (name!(name, String), name!(type, String), name!(help, String), name!(value, f64))> {
+    TableIterator::new(
+        metrics::collect().into_iter().map(|m| (m.name.to_owned(), m.kind.as_str().to_owned(), m.help.to_owned(), m.value)),
+    )
+}
+
+/// The same metrics in Prometheus text exposition format 0.0.4.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn metrics_prometheus() -> String {
+    metrics::render_prometheus(&metrics::collect())
+}
+
 /// Deletes history older than walrus.history_retention_days; returns how many rows.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
@@ -165,7 +197,7 @@ fn stats_unavailable_json() -> Value {
 }
 
 /// The worker's pid if it is registered and its process is alive.
-fn worker_pid(state: &WalrusState) -> Option<i32> {
+pub fn worker_pid(state: &WalrusState) -> Option<i32> {
     (state.worker_pid != 0 && !unsafe { pg_sys::BackendPidGetProc(state.worker_pid) }.is_null())
         .then_some(state.worker_pid)
 }
@@ -197,3 +229,4 @@ fn require_primary(what: &str) {
         .report(PgLogLevel::ERROR);
     }
 }
+

@@ -3,17 +3,19 @@
 
 use pgrx::prelude::*;
 use serde_json::{Value, json};
-use walrus_strategies::{Action, Decision};
+use walrus_strategies::{Action, Blocked, Decision};
 
 use crate::history::Entry;
+use crate::shmem::WalrusState;
 use crate::stats::CheckpointCounts;
-use crate::{clock, server, shmem};
+use crate::{clock, guc, server, shmem};
 
 /// Logs the resize, counts it in shared memory, and asks the postmaster to
 /// reload so the new size takes effect. `rebaseline` starts a new interval
 /// at those counters, so the checkpoints that led to this decision are not
 /// counted again by the worker's next cycle.
-pub fn resized(decision: &Decision, rebaseline: Option<CheckpointCounts>) {
+/// `now_secs` (monotonic) is when the change counts for the rate limits.
+pub fn resized(decision: &Decision, rebaseline: Option<CheckpointCounts>, now_secs: f64) {
     log!(
         "pg_walrus: resizing max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -30,6 +32,7 @@ pub fn resized(decision: &Decision, rebaseline: Option<CheckpointCounts>) {
         }
         state.last_adjustment_time = now;
         state.quiet_intervals = 0;
+        state.recent_changes.record(now_secs);
         // Never move the baseline backwards past a newer reading.
         if let Some(counts) = rebaseline.filter(|c| !state.has_baseline || c.requested >= state.baseline_requested) {
             state.rebaseline(counts, clock::monotonic_ns());
@@ -40,17 +43,55 @@ pub fn resized(decision: &Decision, rebaseline: Option<CheckpointCounts>) {
     }
 }
 
+/// A dry-run decision: logged, counted toward the rate limits as if applied,
+/// and nothing written to the configuration.
+pub fn dry_run(decision: &Decision, now_secs: f64) {
+    log!(
+        "pg_walrus [DRY-RUN]: would change max_wal_size from {} MB to {} MB ({})",
+        decision.old_size_mb,
+        decision.new_size_mb,
+        decision.reason
+    );
+    shmem::update(|state| {
+        state.total_dry_runs += 1;
+        state.recent_changes.record(now_secs);
+    });
+}
+
+/// Seconds on the monotonic clock, the rate limits' time base.
+pub fn now_secs() -> f64 {
+    clock::monotonic_ns() as f64 / 1e9
+}
+
 /// The history row for a decision that was applied.
-pub fn applied_entry<'a>(decision: &'a Decision, strategy: &str, forced: i64) -> Entry<'a> {
+pub fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
     entry(decision, decision.action.as_str(), strategy, forced, json!({"applied": true}))
 }
 
 /// The history row for a decision whose ALTER SYSTEM failed.
-pub fn failed_entry<'a>(decision: &'a Decision, strategy: &str, forced: i64, error: &str) -> Entry<'a> {
+pub fn failed_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, error: &str) -> Entry<'a> {
     entry(decision, "failed", strategy, forced, json!({"applied": false, "error": error, "would_apply": decision.action.as_str()}))
 }
 
-fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &str, forced: i64, extra: Value) -> Entry<'a> {
+/// The history row for a decision made in dry-run mode.
+pub fn dry_run_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
+    let mut entry = entry(decision, "dry_run", strategy, forced, json!({"dry_run": true, "would_apply": decision.action.as_str()}));
+    entry.dry_run = true;
+    entry
+}
+
+/// The history row for a decision the rate limits held back.
+pub fn skipped_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, blocked: &Blocked) -> Entry<'a> {
+    let extra = json!({
+        "applied": false,
+        "blocked_by": blocked.name(),
+        "remaining_sec": blocked.remaining_secs().ceil(),
+        "would_apply": decision.action.as_str(),
+    });
+    entry(decision, "skipped", strategy, forced, extra)
+}
+
+fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &'a str, forced: i64, extra: Value) -> Entry<'a> {
     let mut metadata = match &decision.metadata {
         Value::Object(map) => Value::Object(map.clone()),
         _ => json!({}),
@@ -66,6 +107,27 @@ fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &str, forced: i6
         forced_checkpoints: forced,
         checkpoint_timeout_sec: server::checkpoint_timeout_secs(),
         reason: &decision.reason,
+        strategy,
+        dry_run: false,
         metadata,
+    }
+}
+
+/// Where the rate limits stand now.
+pub struct RateLimitStatus {
+    pub cooldown_remaining_secs: f64,
+    pub changes_this_hour: u32,
+    pub max_changes_per_hour: u32,
+}
+
+impl RateLimitStatus {
+    pub fn of(state: &WalrusState) -> Self {
+        let limits = guc::rate_limits();
+        let now = now_secs();
+        RateLimitStatus {
+            cooldown_remaining_secs: state.recent_changes.cooldown_remaining(now, &limits),
+            changes_this_hour: state.recent_changes.in_last_hour(now),
+            max_changes_per_hour: limits.max_changes_per_hour,
+        }
     }
 }

@@ -4,10 +4,13 @@
 //! ALTER SYSTEM and a reload, never from a session `SET` (PostgreSQL refuses
 //! that with 55P02 before looking at the value).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString, c_char, c_void};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
-use pgrx::pg_sys;
+use pgrx::{pg_guard, pg_sys};
+use walrus_strategies::RateLimits;
+
+use crate::notify;
 
 /// PostgreSQL's own upper bound for `max_wal_size` (MAX_KILOBYTES on 64-bit
 /// platforms); `walrus.max` accepts exactly the same range.
@@ -22,6 +25,10 @@ static SHRINK_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(0.75);
 static SHRINK_INTERVALS: GucSetting<i32> = GucSetting::<i32>::new(5);
 static MIN_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 static HISTORY_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
+static DRY_RUN: GucSetting<bool> = GucSetting::<bool>::new(false);
+static COOLDOWN_SEC: GucSetting<i32> = GucSetting::<i32>::new(300);
+static MAX_CHANGES_PER_HOUR: GucSetting<i32> = GucSetting::<i32>::new(4);
+static NOTIFY_CHANNEL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"walrus_events"));
 
 /// Defines the settings. `preloading` is true only while the postmaster loads
 /// shared_preload_libraries: postmaster-context settings can be defined only
@@ -103,6 +110,47 @@ pub fn init(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"walrus.dry_run",
+        c"Makes pg_walrus record and announce its decisions without applying them.",
+        c"Decisions are logged, written to walrus.history as dry_run and count toward the rate limits, as if applied.",
+        &DRY_RUN,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrus.cooldown_sec",
+        c"Seconds after a change during which pg_walrus makes no other automatic change.",
+        c"0 disables the cooldown. walrus.analyze(apply := true) is not held back but counts.",
+        &COOLDOWN_SEC,
+        0,
+        86400,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrus.max_changes_per_hour",
+        c"Automatic changes pg_walrus may make in any 60 minutes.",
+        c"0 blocks every automatic change. walrus.analyze(apply := true) is not held back but counts.",
+        &MAX_CHANGES_PER_HOUR,
+        0,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"walrus.notify_channel",
+            c"NOTIFY channel for pg_walrus decision events; empty disables them.",
+            c"Events go to listeners in walrus.database. A plain lowercase identifier of at most 63 bytes.",
+            &NOTIFY_CHANNEL,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_notify_channel),
+            None,
+            None,
+        );
+    }
     if preloading {
         GucRegistry::define_string_guc(
             c"walrus.database",
@@ -114,6 +162,31 @@ pub fn init(preloading: bool) {
         );
     }
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrus".as_ptr()) };
+}
+
+/// Refuses channel names NOTIFY would need quoting or truncation for: at
+/// SET, ALTER SYSTEM and reload alike, so the previous value stays in force.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_notify_channel(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let value = unsafe {
+        if newval.is_null() || (*newval).is_null() { c"" } else { CStr::from_ptr(*newval) }
+    };
+    let verdict = match value.to_str() {
+        Ok(text) => notify::validate_channel(text),
+        Err(_) => Err("Channel names must be ASCII.".to_owned()),
+    };
+    match verdict {
+        Ok(()) => true,
+        Err(detail) => {
+            let detail = CString::new(detail).unwrap_or_default();
+            unsafe { pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr()) };
+            false
+        }
+    }
 }
 
 pub fn enabled() -> bool {
@@ -155,4 +228,20 @@ pub fn min_size_mb() -> i32 {
 
 pub fn history_retention_days() -> i32 {
     HISTORY_RETENTION_DAYS.get()
+}
+
+pub fn dry_run() -> bool {
+    DRY_RUN.get()
+}
+
+pub fn rate_limits() -> RateLimits {
+    RateLimits {
+        cooldown_secs: f64::from(COOLDOWN_SEC.get()),
+        max_changes_per_hour: MAX_CHANGES_PER_HOUR.get().max(0) as u32,
+    }
+}
+
+/// The NOTIFY channel, or `None` when events are disabled.
+pub fn notify_channel() -> Option<String> {
+    NOTIFY_CHANNEL.get().and_then(|c| c.into_string().ok()).filter(|c| !c.is_empty())
 }

@@ -7,6 +7,8 @@ use pgrx::spi::SpiError;
 use pgrx::JsonB;
 use serde_json::Value;
 
+use crate::{clock, guc, notify};
+
 /// What one history row says.
 pub struct Entry<'a> {
     pub action: &'a str,
@@ -16,6 +18,9 @@ pub struct Entry<'a> {
     pub forced_checkpoints: i64,
     pub checkpoint_timeout_sec: i32,
     pub reason: &'a str,
+    /// The strategy that decided.
+    pub strategy: &'a str,
+    pub dry_run: bool,
     pub metadata: Value,
 }
 
@@ -37,7 +42,18 @@ pub fn table_exists() -> Result<bool, SpiError> {
     Ok(Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('walrus.history') IS NOT NULL")?.unwrap_or(false))
 }
 
-pub fn insert(entry: &Entry) -> Result<(), HistoryError> {
+/// Records a decision: the NOTIFY event (when walrus.notify_channel is set)
+/// and the history row, in the current transaction. The event goes out even
+/// when the table is missing: listeners should not lose decisions because
+/// the extension was not created in this database.
+pub fn record(entry: &Entry) -> Result<(), HistoryError> {
+    if let Some(channel) = guc::notify_channel() {
+        notify::send(&channel, &notify::payload(entry, &clock::iso8601_utc(clock::now())))?;
+    }
+    insert(entry)
+}
+
+fn insert(entry: &Entry) -> Result<(), HistoryError> {
     if !table_exists()? {
         return Err(HistoryError::Missing);
     }

@@ -10,6 +10,8 @@ mod apply;
 mod clock;
 mod guc;
 mod history;
+mod metrics;
+mod notify;
 mod server;
 mod shmem;
 mod sizing;

@@ -11,6 +11,8 @@ use pgrx::shmem::PGRXSharedMemory;
 use pgrx::prelude::*;
 use pgrx::pg_shmem_init;
 
+use walrus_strategies::RecentChanges;
+
 use crate::stats::CheckpointCounts;
 
 /// Plain data, no pointers: it lives in shared memory.
@@ -37,6 +39,13 @@ pub struct WalrusState {
     pub last_forced: i64,
     /// Size the active strategy recommended at the last cycle, in MB.
     pub last_recommendation_mb: i32,
+    /// Forced checkpoints summed over all compared intervals.
+    pub total_forced: i64,
+    pub total_skipped: i64,
+    pub total_failed: i64,
+    pub total_dry_runs: i64,
+    /// Times of recent changes (applied or dry-run), for the rate limits.
+    pub recent_changes: RecentChanges,
 }
 
 unsafe impl PGRXSharedMemory for WalrusState {}

@@ -9,7 +9,7 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTi
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{Action, Decision, Observation, Settings, SizingStrategy};
+use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy};
 
 use crate::{alter_system, apply, clock, guc, history, server, shmem, sizing, stats, txn};
 
@@ -178,6 +178,7 @@ impl Worker {
                 Some(observation) => {
                     state.analysis_cycles += 1;
                     state.last_forced = observation.forced_checkpoints;
+                    state.total_forced += observation.forced_checkpoints;
                     if enabled {
                         state.quiet_intervals = observation.quiet_intervals;
                         Step::Decide(observation)
@@ -197,12 +198,12 @@ impl Worker {
                 self.failed = None;
                 debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
             }
-            Step::Decide(observation) => self.decide(&observation, &settings),
+            Step::Decide(observation) => self.decide(&observation, &settings, mono as f64 / 1e9),
         }
         self.cleanup_history();
     }
 
-    fn decide(&mut self, observation: &Observation, settings: &Settings) {
+    fn decide(&mut self, observation: &Observation, settings: &Settings, decided_at: f64) {
         let forced = observation.forced_checkpoints;
         let secs = observation.interval_secs;
         if settings.is_quiet(forced) {
@@ -218,10 +219,13 @@ impl Worker {
                 decision = retry;
             }
         }
-        self.apply(decision, strategy.name(), forced, settings);
+        self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
 
-    fn apply(&mut self, decision: Decision, strategy: &str, forced: i64, settings: &Settings) {
+    /// `decided_at` is the cycle's reading on the monotonic clock, in seconds:
+    /// rate limits compare cycle to cycle, so a change at one cycle and the
+    /// check at the next are exactly one interval apart.
+    fn apply(&mut self, decision: Decision, strategy: &'static str, forced: i64, settings: &Settings, decided_at: f64) {
         if decision.blocked_at_ceiling() {
             debug1!("pg_walrus: max_wal_size already at walrus.max ({} MB), not growing", settings.ceiling_mb());
         }
@@ -235,16 +239,29 @@ impl Worker {
                 decision.new_size_mb
             );
         }
+        let limits = guc::rate_limits();
+        if let Some(Err(blocked)) = shmem::update(|state| state.recent_changes.check(decided_at, &limits)) {
+            log_blocked(&blocked);
+            shmem::update(|state| state.total_skipped += 1);
+            self.record(&apply::skipped_entry(&decision, strategy, forced, &blocked));
+            return;
+        }
+        if guc::dry_run() {
+            apply::dry_run(&decision, decided_at);
+            self.record(&apply::dry_run_entry(&decision, strategy, forced));
+            return;
+        }
         let new_size = decision.new_size_mb;
         match txn::guarded(move || alter_system::set_max_wal_size(new_size)) {
             Ok(()) => {
                 // The worker's own cycle already moved the baseline.
-                apply::resized(&decision, None);
+                apply::resized(&decision, None, decided_at);
                 self.record(&apply::applied_entry(&decision, strategy, forced));
                 self.failed = None;
             }
             Err(error) => {
                 report_warning("pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle", &error);
+                shmem::update(|state| state.total_failed += 1);
                 self.record(&apply::failed_entry(&decision, strategy, forced, &error.to_string()));
                 self.failed = Some(decision);
             }
@@ -253,7 +270,7 @@ impl Worker {
 
     /// Writes a history row; sizing goes on whether or not that works.
     fn record(&mut self, entry: &history::Entry) {
-        let result = txn::guarded(AssertUnwindSafe(|| history::insert(entry)));
+        let result = txn::guarded(AssertUnwindSafe(|| history::record(entry)));
         self.warn_history(result.map_err(HistoryFailure::Caught).and_then(|r| r.map_err(HistoryFailure::Table)));
     }
 
@@ -304,6 +321,19 @@ fn still_valid(decision: &Decision, observation: &Observation, settings: &Settin
             Action::Increase | Action::Capped => decision.new_size_mb <= settings.max_size_mb,
             Action::Decrease | Action::None => true,
         }
+}
+
+fn log_blocked(blocked: &Blocked) {
+    match *blocked {
+        Blocked::Cooldown { remaining_secs } => {
+            debug1!("pg_walrus: cooldown period active");
+            log!("pg_walrus: adjustment blocked - cooldown active ({} seconds remaining)", remaining_secs.ceil());
+        }
+        Blocked::HourlyLimit { changes, limit, .. } => {
+            debug1!("pg_walrus: hourly change limit reached");
+            log!("pg_walrus: adjustment blocked - hourly limit reached ({changes} of {limit})");
+        }
+    }
 }
 
 fn report_warning(message: &'static str, error: &txn::CaughtPgError) {

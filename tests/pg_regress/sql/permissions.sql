@@ -6,6 +6,8 @@ SELECT walrus.recommendation() ? 'action' AS recommendation_works;
 SELECT walrus.analyze() ? 'analyzed' AS analyze_works;
 SELECT walrus.shmem_status() ? 'worker_pid' AS shmem_status_works;
 SELECT count(*) >= 0 AS history_works FROM walrus.history();
+SELECT count(*) > 0 AS metrics_work FROM walrus.metrics();
+SELECT walrus.metrics_prometheus() LIKE '# HELP %' AS prometheus_works;
 SELECT walrus.analyze(apply := true);
 SELECT walrus.reset();
 INSERT INTO walrus.history (action, old_size_mb, new_size_mb, forced_checkpoints, checkpoint_timeout_sec)

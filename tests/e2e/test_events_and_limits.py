@@ -1,0 +1,155 @@
+"""Dry run, rate limits, NOTIFY events and Prometheus metrics on a live server."""
+
+import json
+import re
+import subprocess
+import time
+import urllib.request
+
+from conftest import BASELINE, DETECTED, RESIZED
+
+HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+    return value
+
+
+def cluster_with_extension(make_cluster, **settings):
+    cluster = make_cluster(settings)
+    cluster.sql("CREATE EXTENSION pg_walrus")
+    cluster.wait_for_log(BASELINE, 30)
+    return cluster
+
+
+def test_dry_run_records_and_writes_nothing(make_cluster):
+    cluster = cluster_with_extension(make_cluster, **{"walrus.dry_run": "on"})
+    assert cluster.one("SELECT walrus.status()")["dry_run"] is True
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+    dry = cluster.wait_for_log(r"pg_walrus \[DRY-RUN\]: would change max_wal_size from 32 MB to (\d+) MB \(", 60,
+                               after=start)
+    rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the dry_run row")
+    action, old, new, metadata = rows[0]
+    assert (action, old, new) == ("dry_run", 32, int(dry.group(1)))
+    assert metadata["dry_run"] is True and metadata["would_apply"] == "increase"
+    assert "max_wal_size" not in cluster.auto_conf()
+    assert cluster.setting("max_wal_size") == "32MB"
+    assert not re.search(RESIZED, cluster.log()[start:])
+
+    # analyze(apply := true) honours dry run too.
+    cluster.generate_wal(160)
+    result = cluster.one("SELECT walrus.analyze(apply := true)")
+    assert result["applied"] is False and "dry_run" in result["reason"]
+    assert cluster.sql(HISTORY)[-1][0] == "dry_run"
+    assert "max_wal_size" not in cluster.auto_conf()
+
+
+def test_second_decision_inside_the_cooldown_is_skipped(make_cluster):
+    cluster = cluster_with_extension(make_cluster, **{"walrus.cooldown_sec": "60"})
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+    cluster.wait_for_log(RESIZED, 60, after=start)
+    # The DBA puts the size back; the next loaded interval wants to grow
+    # again, 30 s after the first change: inside the 60 s cooldown.
+    with cluster.connect() as conn:
+        conn.execute("ALTER SYSTEM SET max_wal_size = '32MB'")
+        conn.execute("SELECT pg_reload_conf()")
+    wait_for(lambda: cluster.setting("max_wal_size") == "32MB", 10, "the DBA's size")
+    second = cluster.log_offset()
+    cluster.generate_wal(160)
+    blocked = cluster.wait_for_log(r"pg_walrus: adjustment blocked - cooldown active \((\d+) seconds remaining\)", 45,
+                                   after=second)
+    assert 25 <= int(blocked.group(1)) <= 31
+    rows = wait_for(lambda: len(cluster.sql(HISTORY)) >= 2 and cluster.sql(HISTORY), 10, "the skipped row")
+    assert [r[0] for r in rows] == ["increase", "skipped"]
+    assert rows[1][3]["blocked_by"] == "cooldown" and rows[1][3]["would_apply"] == "increase"
+    assert rows[1][3]["remaining_sec"] == int(blocked.group(1))
+    assert not re.search(RESIZED, cluster.log()[second:])
+    assert cluster.setting("max_wal_size") == "32MB"
+    status = cluster.one("SELECT walrus.status()")
+    assert status["changes_this_hour"] == 1 and status["hourly_limit_reached"] is False
+
+
+def test_zero_changes_per_hour_blocks_every_automatic_change(make_cluster):
+    cluster = cluster_with_extension(make_cluster, **{"walrus.max_changes_per_hour": "0"})
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+    cluster.wait_for_log(r"pg_walrus: adjustment blocked - hourly limit reached \(0 of 0\)", 60, after=start)
+    rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the skipped row")
+    assert rows[0][0] == "skipped" and rows[0][3]["blocked_by"] == "hourly_limit"
+    assert "max_wal_size" not in cluster.auto_conf()
+    assert cluster.one("SELECT walrus.status()")["hourly_limit_reached"] is True
+    # An explicit superuser action is not held back.
+    cluster.generate_wal(160)
+    assert cluster.one("SELECT walrus.analyze(apply := true)")["applied"] is True
+
+
+def test_listen_client_receives_the_event(make_cluster):
+    cluster = cluster_with_extension(make_cluster)
+    listener = cluster.connect()
+    listener.execute("LISTEN walrus_events")
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+    cluster.wait_for_log(RESIZED, 60, after=start)
+
+    events = [json.loads(n.payload) for n in listener.notifies(timeout=10, stop_after=1)]
+    listener.close()
+    assert len(events) == 1, events
+    event = events[0]
+    action, old, new, _ = wait_for(lambda: cluster.sql(HISTORY), 5, "the history row")[0]
+    assert event["event"] == "adjustment"
+    assert (event["action"], event["old_size_mb"], event["new_size_mb"]) == (action, old, new)
+    assert event["strategy"] == "multiplicative" and event["dry_run"] is False
+    assert event["forced_checkpoints"] >= 2 and "forced checkpoints" in event["reason"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", event["timestamp"])
+
+
+def test_promtool_accepts_the_exposition(make_cluster):
+    cluster = cluster_with_extension(make_cluster)
+    text = cluster.one("SELECT walrus.metrics_prometheus()")
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "", lint
+    rows = {name: value for name, value in cluster.sql("SELECT name, value FROM walrus.metrics()")}
+    for name in ["walrus_max_wal_size_bytes", "walrus_max_allowed_bytes", "walrus_increases_total",
+                 "walrus_decreases_total", "walrus_analysis_cycles_total", "walrus_forced_checkpoints",
+                 "walrus_enabled", "walrus_dry_run", "walrus_worker_running", "walrus_skipped_total",
+                 "walrus_failed_total", "walrus_forced_checkpoints_total",
+                 "walrus_last_adjustment_timestamp_seconds", "walrus_cooldown_remaining_seconds"]:
+        assert name in rows, name
+        assert re.search(rf"^{name} ", text, re.M), name
+    assert rows["walrus_max_wal_size_bytes"] == 32 * 1024 * 1024
+    assert rows["walrus_worker_running"] == 1
+
+
+def test_postgres_exporter_scrapes_walrus_metrics(make_cluster, tmp_path):
+    from pgcluster import free_port
+
+    cluster = cluster_with_extension(make_cluster)
+    queries = tmp_path / "walrus-queries.yaml"
+    queries.write_text(open(__file__.replace("test_events_and_limits.py", "../../docs/postgres_exporter.yaml")).read())
+    port = free_port()
+    env = {"DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres?sslmode=disable",
+           "PATH": "/usr/bin:/bin"}
+    exporter = subprocess.Popen(["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{port}",
+                                 f"--extend.query-path={queries}", "--disable-default-metrics",
+                                 "--disable-settings-metrics"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+    try:
+        def scrape():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            except OSError:
+                return None
+        body = wait_for(scrape, 20, "the exporter")
+        match = re.search(r'^walrus_value\{[^}]*name="walrus_max_wal_size_bytes"[^}]*\} (\S+)$', body, re.M)
+        assert match, body[-3000:]
+        assert float(match.group(1)) == 32 * 1024 * 1024
+        assert re.search(r'^walrus_value\{[^}]*name="walrus_worker_running"[^}]*\} 1$', body, re.M)
+    finally:
+        exporter.terminate()
+        exporter.wait(10)
