@@ -1,24 +1,44 @@
 //! Sizing logic for pg_walrus, free of any PostgreSQL dependency.
 //!
-//! The extension maps what it reads from PostgreSQL (checkpoint counters, the
-//! interval length, its GUCs) into an [`Observation`] and [`Settings`], asks the
-//! active [`SizingStrategy`] for a [`Decision`], and applies it. Everything in
-//! this crate is plain Rust so it is tested with `cargo test` in seconds.
+//! The extension maps what it reads from PostgreSQL (checkpoint counters, WAL
+//! positions, the interval length, its GUCs) into a [`RawInterval`] and
+//! [`Settings`], turns them into an [`Observation`] ([`evidence::observe`]),
+//! records the interval in every strategy's [`StrategyState`]
+//! ([`observe_all`]), asks the active [`SizingStrategy`] for a [`Decision`],
+//! and applies it within the [`RateLimits`]. The [`simulator`] runs the very
+//! same pipeline over synthetic traces. Everything here is plain Rust, tested
+//! with `cargo test` in seconds.
 
 mod confidence;
 mod decision;
+pub mod evidence;
 mod limits;
 mod multiplicative;
 mod observation;
 mod rate_limit;
 mod shrink;
+pub mod simulator;
+pub mod state;
 mod strategy;
+#[cfg(any(feature = "adaptive", feature = "percentile"))]
+mod target;
+
+#[cfg(feature = "adaptive")]
+pub mod adaptive;
+#[cfg(feature = "additive")]
+mod additive;
+#[cfg(feature = "example-strategy")]
+mod example;
+#[cfg(feature = "percentile")]
+mod percentile;
 
 pub use confidence::{Evidence, seed_confidence};
 pub use decision::{Action, Decision};
+pub use evidence::RawInterval;
 pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
 pub use shrink::shrink;
-pub use strategy::{Algorithm, SizingStrategy, Strategy};
+pub use state::{IntervalSample, StrategyState};
+pub use strategy::{Algorithm, SizingStrategy, Strategy, observe_all};

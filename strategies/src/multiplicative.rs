@@ -7,8 +7,10 @@
 use serde_json::json;
 
 use crate::confidence::{Evidence, seed_confidence};
+use crate::evidence::evidence_metadata;
 use crate::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 use crate::shrink::shrink;
+use crate::state::StrategyState;
 use crate::{Action, Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,15 +29,25 @@ impl SizingStrategy for Multiplicative {
         "multiplicative"
     }
 
-    fn decide(&self, obs: &Observation, settings: &Settings) -> Decision {
+    fn decide(&self, obs: &Observation, settings: &Settings, _state: &StrategyState) -> Decision {
+        grow_or_shrink(obs, settings, Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints))
+    }
+
+    /// The seeds' rule (see [`seed_confidence`]).
+    fn confidence(&self, evidence: &Evidence, _state: &StrategyState) -> u8 {
+        seed_confidence(evidence)
+    }
+}
+
+/// The seeds' decision shape, shared by the strategies that grow by a rule of
+/// the forced-checkpoint count: at or above the threshold, grow to `wanted`
+/// (within the limits); below it, the shared shrink rule.
+pub fn grow_or_shrink(obs: &Observation, settings: &Settings, wanted: i32) -> Decision {
         let current = obs.current_size_mb;
         let forced = obs.forced_checkpoints;
         let threshold = i64::from(settings.threshold);
-        let mut metadata = json!({
-            "forced_checkpoints": forced,
-            "threshold": settings.threshold,
-            "interval_sec": obs.interval_secs.round(),
-        });
+        let mut metadata = evidence_metadata(obs);
+        metadata["threshold"] = json!(settings.threshold);
         if forced < threshold {
             return match shrink(obs, settings, metadata.clone()) {
                 Ok(decision) => decision,
@@ -47,7 +59,6 @@ impl SizingStrategy for Multiplicative {
             };
         }
 
-        let wanted = Self::grown_size_mb(current, forced);
         metadata["computed_size_mb"] = json!(wanted);
         let detected = format!("{forced} forced checkpoints detected in last interval");
         let (action, new_size, reason) = match bounded_grow(current, wanted, settings.ceiling_mb()) {
@@ -72,12 +83,6 @@ impl SizingStrategy for Multiplicative {
             reason,
             metadata,
         }
-    }
-
-    /// The seeds' rule (see [`seed_confidence`]).
-    fn confidence(&self, evidence: &Evidence) -> u8 {
-        seed_confidence(evidence)
-    }
 }
 
 #[cfg(test)]
@@ -85,10 +90,10 @@ mod tests {
     use super::*;
 
     fn decide(current: i32, forced: i64, threshold: i32, max: i32) -> Decision {
-        let obs = Observation { current_size_mb: current, forced_checkpoints: forced, interval_secs: 300.0, quiet_intervals: 0 };
+        let obs = Observation { current_size_mb: current, forced_checkpoints: forced, interval_secs: 300.0, ..Default::default() };
         // A low floor so that the grow rules are tested on their own.
         let settings = Settings { threshold, max_size_mb: max, wal_segment_mb: 1, ..Settings::default() };
-        Multiplicative.decide(&obs, &settings)
+        Multiplicative.decide(&obs, &settings, &StrategyState::default())
     }
 
     #[test]
@@ -144,24 +149,25 @@ mod tests {
     #[test]
     fn quiet_intervals_shrink_and_loud_ones_do_not() {
         let settings = Settings::default();
-        let quiet = Observation { current_size_mb: 4096, forced_checkpoints: 1, interval_secs: 300.0, quiet_intervals: 5 };
-        let d = Multiplicative.decide(&quiet, &settings);
+        let state = StrategyState::default();
+        let quiet = Observation { current_size_mb: 4096, forced_checkpoints: 1, interval_secs: 300.0, quiet_intervals: 5, ..Default::default() };
+        let d = Multiplicative.decide(&quiet, &settings, &state);
         assert_eq!((d.action, d.new_size_mb), (Action::Decrease, 3072));
         let waiting = Observation { quiet_intervals: 4, ..quiet.clone() };
-        let d = Multiplicative.decide(&waiting, &settings);
+        let d = Multiplicative.decide(&waiting, &settings, &state);
         assert_eq!(d.action, Action::None);
         assert!(d.reason.contains("4 of 5 quiet intervals"), "{}", d.reason);
         // A loud interval takes the grow path whatever the quiet count says.
         let loud = Observation { current_size_mb: 2048, forced_checkpoints: 2, quiet_intervals: 9, ..quiet };
-        let d = Multiplicative.decide(&loud, &settings);
+        let d = Multiplicative.decide(&loud, &settings, &state);
         assert_eq!((d.action, d.new_size_mb), (Action::Capped, 4096));
     }
 
     #[test]
     fn growth_ceiling_never_below_two_segments() {
         let settings = Settings { max_size_mb: 2, wal_segment_mb: 16, ..Settings::default() };
-        let obs = Observation { current_size_mb: 16, forced_checkpoints: 5, interval_secs: 300.0, quiet_intervals: 0 };
-        let d = Multiplicative.decide(&obs, &settings);
+        let obs = Observation { current_size_mb: 16, forced_checkpoints: 5, interval_secs: 300.0, ..Default::default() };
+        let d = Multiplicative.decide(&obs, &settings, &StrategyState::default());
         assert_eq!((d.action, d.new_size_mb), (Action::Capped, 32));
     }
 

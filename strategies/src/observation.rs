@@ -1,13 +1,19 @@
 //! What a strategy sees: one interval's evidence and the settings in force.
 
-/// What the worker measured over one interval.
-#[derive(Debug, Clone, PartialEq)]
+/// What the worker measured over one interval (see `evidence::observe`).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observation {
     /// `max_wal_size` in force during the interval, in MB.
     pub current_size_mb: i32,
-    /// Checkpoints requested during the interval (not started by
-    /// `checkpoint_timeout`): the "forced" checkpoints of the seeds.
+    /// Requested checkpoints that WAL volume explains: the "forced"
+    /// checkpoints of the seeds, and the only ones that grow the size.
     pub forced_checkpoints: i64,
+    /// All requested checkpoints, manual CHECKPOINT and the like included.
+    pub requested_checkpoints: i64,
+    /// Checkpoints started by checkpoint_timeout.
+    pub timed_checkpoints: i64,
+    /// WAL written during the interval, bytes.
+    pub wal_bytes: f64,
     /// Length of the interval as measured on a monotonic clock, in seconds.
     pub interval_secs: f64,
     /// Consecutive quiet intervals ending with this one ([`count_quiet`]).
@@ -35,6 +41,14 @@ pub struct Settings {
     pub wal_segment_mb: i32,
     /// `checkpoint_timeout`, in seconds: the length of a full interval.
     pub checkpoint_timeout_secs: f64,
+    /// PostgreSQL's `checkpoint_completion_target`.
+    pub checkpoint_completion_target: f64,
+    /// `walrus.additive_increment`, MB (additive strategy).
+    pub additive_increment_mb: i32,
+    /// `walrus.ema_alpha` (adaptive strategy).
+    pub ema_alpha: f64,
+    /// `walrus.target_percentile` (percentile strategy).
+    pub target_percentile: f64,
 }
 
 impl Default for Settings {
@@ -50,6 +64,10 @@ impl Default for Settings {
             min_wal_size_mb: 80,
             wal_segment_mb: 16,
             checkpoint_timeout_secs: 300.0,
+            checkpoint_completion_target: 0.9,
+            additive_increment_mb: 1024,
+            ema_alpha: 0.2,
+            target_percentile: 95.0,
         }
     }
 }

@@ -55,7 +55,7 @@ mod tests {
     use super::*;
 
     fn quiet(current: i32, quiet_intervals: u32) -> Observation {
-        Observation { current_size_mb: current, forced_checkpoints: 0, interval_secs: 300.0, quiet_intervals }
+        Observation { current_size_mb: current, interval_secs: 300.0, quiet_intervals, ..Default::default() }
     }
 
     #[test]

@@ -1,0 +1,143 @@
+//! adaptive: sizes for an exponential moving average of WAL per interval,
+//! through PostgreSQL's trigger rule (`evidence::size_for_wal_mb`).
+//!
+//! The average is asymmetric: it follows a rise at once and decays toward a
+//! lower load at `walrus.ema_alpha`. A plain EMA lags a step up (several
+//! intervals of forced checkpoints before it catches up) and, paired with a
+//! deviation band for headroom, even grows the size when the load *drops*
+//! (the deviation jumps); both were measured in the simulator. Rising at once
+//! makes a step up cost at most one interval of forced checkpoints; decaying
+//! slowly keeps the size through short lulls, and the shrink rule
+//! (`target::steer`) lets it down in one or two changes after a step down.
+
+use serde_json::json;
+
+use crate::confidence::Evidence;
+use crate::evidence::{BYTES_PER_MB, evidence_metadata, size_for_wal_mb, wal_per_timeout};
+use crate::state::{IntervalSample, StrategyState};
+use crate::target::steer;
+use crate::{Decision, Observation, Settings, SizingStrategy};
+
+/// The average's memory, kept in shared memory.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AdaptiveState {
+    /// WAL per interval the load is expected to need, bytes (normalised to
+    /// checkpoint_timeout).
+    pub ema_wal_bytes: f64,
+    /// EMA of the absolute change between intervals, bytes: how steady the
+    /// load is (for the confidence only).
+    pub ema_change_bytes: f64,
+    pub samples: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Adaptive;
+
+impl SizingStrategy for Adaptive {
+    fn name(&self) -> &'static str {
+        "adaptive"
+    }
+
+    fn observe(&self, state: &mut StrategyState, sample: &IntervalSample, settings: &Settings) {
+        let wal = wal_per_timeout(sample.wal_bytes, sample.interval_secs, settings);
+        if !wal.is_finite() {
+            return;
+        }
+        let alpha = if settings.ema_alpha.is_finite() { settings.ema_alpha.clamp(0.01, 1.0) } else { 0.2 };
+        let s = &mut state.adaptive;
+        if s.samples == 0 {
+            s.ema_wal_bytes = wal;
+        } else {
+            s.ema_change_bytes = alpha * (wal - s.ema_wal_bytes).abs() + (1.0 - alpha) * s.ema_change_bytes;
+            s.ema_wal_bytes = wal.max(alpha * wal + (1.0 - alpha) * s.ema_wal_bytes);
+        }
+        s.samples = s.samples.saturating_add(1);
+    }
+
+    fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
+        let s = &state.adaptive;
+        let mut metadata = evidence_metadata(obs);
+        if s.samples == 0 {
+            return Decision::keep(obs.current_size_mb, "no WAL samples yet", metadata);
+        }
+        metadata["ema_wal_mb"] = json!((s.ema_wal_bytes / BYTES_PER_MB).round());
+        let need = size_for_wal_mb(s.ema_wal_bytes, settings);
+        let basis = format!("{:.0} MB of WAL per interval expected", s.ema_wal_bytes / BYTES_PER_MB);
+        steer(obs, settings, need, need, metadata, &basis)
+    }
+
+    /// 30, plus 5 per sample up to 10, plus up to 20 for a steady load (small
+    /// changes between intervals relative to the average).
+    fn confidence(&self, _evidence: &Evidence, state: &StrategyState) -> u8 {
+        let s = &state.adaptive;
+        let variation = if s.ema_wal_bytes > 0.0 { (s.ema_change_bytes / s.ema_wal_bytes).min(1.0) } else { 1.0 };
+        (30 + 5 * s.samples.min(10) + (20.0 * (1.0 - variation)).round() as u32) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Action;
+    use crate::strategy::observe_all;
+
+    fn feed(state: &mut StrategyState, s: &Settings, wal_mb: f64) {
+        let sample = IntervalSample { wal_bytes: wal_mb * BYTES_PER_MB, interval_secs: s.checkpoint_timeout_secs, ..Default::default() };
+        observe_all(state, &sample, s);
+    }
+
+    #[test]
+    fn ema_follows_the_load() {
+        let s = Settings::default();
+        let mut state = StrategyState::default();
+        for _ in 0..30 {
+            feed(&mut state, &s, 100.0);
+        }
+        assert!((state.adaptive.ema_wal_bytes / BYTES_PER_MB - 100.0).abs() < 1e-6);
+        assert!(state.adaptive.ema_change_bytes < 1.0);
+        assert_eq!(Adaptive.confidence(&Evidence::default(), &state), 100);
+    }
+
+    #[test]
+    fn rises_at_once_decays_at_alpha() {
+        let s = Settings::default();
+        let mut state = StrategyState::default();
+        feed(&mut state, &s, 100.0);
+        feed(&mut state, &s, 1000.0);
+        assert_eq!(state.adaptive.ema_wal_bytes / BYTES_PER_MB, 1000.0);
+        feed(&mut state, &s, 100.0);
+        assert!((state.adaptive.ema_wal_bytes / BYTES_PER_MB - 820.0).abs() < 1e-9, "0.2 x 100 + 0.8 x 1000");
+    }
+
+    #[test]
+    fn pressure_sizes_for_the_loud_interval() {
+        let s = Settings { min_size_mb: 64, max_size_mb: 1 << 20, ..Settings::default() };
+        let mut state = StrategyState::default();
+        for _ in 0..10 {
+            feed(&mut state, &s, 100.0);
+        }
+        feed(&mut state, &s, 1000.0); // a step up, with forced checkpoints
+        let obs = Observation { current_size_mb: 251, forced_checkpoints: 6, wal_bytes: 1000.0 * BYTES_PER_MB, interval_secs: 300.0, ..Default::default() };
+        let d = Adaptive.decide(&obs, &s, &state);
+        assert_eq!(d.action, Action::Increase);
+        assert!(d.new_size_mb >= size_for_wal_mb(1000.0 * BYTES_PER_MB, &s), "{d:?}");
+        // Quiet again at 100 MB for shrink_intervals: back down in one change.
+        for _ in 0..5 {
+            feed(&mut state, &s, 100.0);
+        }
+        let quiet = Observation { current_size_mb: d.new_size_mb, wal_bytes: 100.0 * BYTES_PER_MB, interval_secs: 300.0, quiet_intervals: 5, ..Default::default() };
+        let down = Adaptive.decide(&quiet, &s, &state);
+        assert_eq!(down.action, Action::Decrease, "{}", down.reason);
+        let alpha_left = 0.8f64.powi(5) * 900.0 + 100.0; // the average five quiet intervals later
+        let expected = (f64::from(size_for_wal_mb(alpha_left * BYTES_PER_MB, &s)) * crate::target::HEADROOM).ceil() as i32;
+        assert_eq!(down.new_size_mb, expected.max(s.shrink_floor_mb()));
+    }
+
+    #[test]
+    fn nan_samples_are_ignored() {
+        let s = Settings::default();
+        let mut state = StrategyState::default();
+        feed(&mut state, &s, f64::NAN);
+        assert_eq!(state.adaptive.samples, 0);
+    }
+}

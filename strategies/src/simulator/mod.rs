@@ -1,0 +1,259 @@
+//! A pure simulator: replays WAL-per-interval traces through PostgreSQL's
+//! checkpoint trigger model and the worker's own pipeline (evidence, every
+//! strategy's state, the active strategy's decision, floors, cap, rate
+//! limits), so its figures predict the live server's.
+//!
+//! The trigger model: each interval of one checkpoint_timeout writes its WAL
+//! at a constant rate. A checkpoint starts when the WAL since the last one
+//! reaches the trigger distance (`evidence::trigger_distance_bytes` at the
+//! size in force: a forced checkpoint) or when checkpoint_timeout has passed
+//! since the last one (a timed checkpoint), whichever comes first, across
+//! interval boundaries. Manual CHECKPOINTs come at the end of their interval:
+//! requested checkpoints with no WAL behind them.
+//!
+//! Not modelled: the extra full-page images forced checkpoints cause (a live
+//! server writes more WAL while checkpoints are forced, so it grows at least
+//! as fast as the simulation says), and checkpoint duration.
+
+mod traces;
+
+pub use traces::{Trace, TraceInterval, standard_traces};
+
+use crate::evidence::{BYTES_PER_MB, RawInterval, observe, size_for_wal_mb, trigger_distance_bytes};
+use crate::state::{IntervalSample, StrategyState};
+use crate::strategy::observe_all;
+use crate::{Algorithm, RateLimits, RecentChanges, Settings, SizingStrategy};
+
+/// One simulated interval, for tables, CSV and plots.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub interval: usize,
+    pub wal_mb: f64,
+    /// Size in force during the interval.
+    pub size_mb: i32,
+    /// What an oracle that knows the trace would set for this interval.
+    pub oracle_mb: i32,
+    /// WAL-triggered checkpoints during the interval.
+    pub forced: i64,
+    /// The size changed at the end of this interval.
+    pub changed: bool,
+}
+
+/// How a strategy did over a trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub strategy: &'static str,
+    pub trace: &'static str,
+    pub forced_total: i64,
+    /// The most intervals with forced checkpoints after any one load change.
+    pub max_loud_intervals_per_change: usize,
+    pub mean_size_ratio: f64,
+    pub peak_size_ratio: f64,
+    pub changes: usize,
+    /// The most config changes after any one load change.
+    pub max_changes_per_change: usize,
+    /// Increases made in intervals whose WAL pressure was zero.
+    pub growth_without_pressure: usize,
+    pub steps: Vec<Step>,
+}
+
+/// Scenario knobs beyond the strategy settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub settings: Settings,
+    pub limits: RateLimits,
+    pub start_size_mb: i32,
+    pub require_wal_evidence: bool,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            settings: Settings::default(),
+            limits: RateLimits::default(),
+            start_size_mb: 1024,
+            require_wal_evidence: true,
+        }
+    }
+}
+
+/// The oracle's size for an interval: `(1 + cct) × (W + 2 segments)`, within
+/// the limits any strategy must obey (floor and walrus.max).
+pub fn oracle_mb(wal_mb: f64, settings: &Settings) -> i32 {
+    size_for_wal_mb(wal_mb * BYTES_PER_MB, settings).clamp(settings.shrink_floor_mb(), settings.ceiling_mb())
+}
+
+/// PostgreSQL's checkpointer, as far as sizing is concerned.
+#[derive(Debug, Default)]
+struct Checkpointer {
+    /// WAL since the last checkpoint's redo point, bytes.
+    wal_since_redo: f64,
+    secs_since_checkpoint: f64,
+}
+
+/// What one interval did: (forced, requested, timed).
+type IntervalCheckpoints = (i64, i64, i64);
+
+impl Checkpointer {
+    /// Plays one interval event by event: WAL arrives at a constant rate, and
+    /// the next checkpoint is whichever comes first, the volume trigger or the
+    /// timeout.
+    fn run(&mut self, interval: &TraceInterval, size_mb: i32, settings: &Settings) -> IntervalCheckpoints {
+        let distance = trigger_distance_bytes(size_mb, settings);
+        let timeout = settings.checkpoint_timeout_secs;
+        let rate = interval.wal_mb.max(0.0) * BYTES_PER_MB / timeout;
+        let (mut forced, mut timed) = (0, 0);
+        let mut left = timeout;
+        loop {
+            let to_trigger = if rate > 0.0 { (distance - self.wal_since_redo).max(0.0) / rate } else { f64::INFINITY };
+            let to_timeout = (timeout - self.secs_since_checkpoint).max(0.0);
+            let next = to_trigger.min(to_timeout);
+            if next > left {
+                self.wal_since_redo += rate * left;
+                self.secs_since_checkpoint += left;
+                break;
+            }
+            left -= next;
+            if to_trigger <= to_timeout {
+                forced += 1;
+            } else {
+                timed += 1;
+            }
+            self.wal_since_redo = 0.0;
+            self.secs_since_checkpoint = 0.0;
+        }
+        let manual = i64::from(interval.manual_checkpoints);
+        if manual > 0 {
+            self.wal_since_redo = 0.0;
+            self.secs_since_checkpoint = 0.0;
+        }
+        (forced, forced + manual, timed)
+    }
+}
+
+/// Runs `algorithm` over `trace` (None: the oracle, which sets each
+/// interval's ideal size in advance).
+pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario) -> Summary {
+    let settings = &scenario.settings;
+    let interval_secs = settings.checkpoint_timeout_secs;
+    let mut state = StrategyState::default();
+    let mut recent = RecentChanges::default();
+    let mut size = scenario.start_size_mb;
+    let mut checkpointer = Checkpointer::default();
+    let mut quiet = 0u32;
+    let mut steps = Vec::with_capacity(trace.intervals.len());
+    let mut growth_without_pressure = 0;
+
+    for (i, interval) in trace.intervals.iter().enumerate() {
+        let oracle = oracle_mb(interval.wal_mb, settings);
+        if algorithm.is_none() {
+            size = oracle;
+        }
+        let carried_before = checkpointer.wal_since_redo;
+        let (forced, requested, timed) = checkpointer.run(interval, size, settings);
+        let mut step = Step { interval: i, wal_mb: interval.wal_mb, size_mb: size, oracle_mb: oracle, forced, changed: false };
+
+        if let Some(algorithm) = algorithm {
+            let raw = RawInterval {
+                current_size_mb: size,
+                requested,
+                timed,
+                wal_bytes: interval.wal_mb * BYTES_PER_MB,
+                carried_bytes: carried_before,
+                interval_secs,
+                quiet_before: quiet,
+            };
+            let obs = observe(&raw, settings, scenario.require_wal_evidence);
+            let sample = IntervalSample {
+                wal_bytes: obs.wal_bytes,
+                interval_secs,
+                requested,
+                timed,
+                forced: obs.forced_checkpoints,
+                size_mb: size,
+            };
+            observe_all(&mut state, &sample, settings);
+            quiet = obs.quiet_intervals;
+            let decision = algorithm.strategy().decide(&obs, settings, &state);
+            let now = (i + 1) as f64 * interval_secs;
+            if decision.changes_size() && recent.check(now, &scenario.limits).is_ok() {
+                if decision.new_size_mb > size && forced == 0 {
+                    growth_without_pressure += 1;
+                }
+                size = decision.new_size_mb;
+                recent.record(now);
+                quiet = 0;
+                step.changed = true;
+            }
+        }
+        steps.push(step);
+    }
+    summarise(algorithm.map_or("oracle", |a| a.name()), trace, steps, growth_without_pressure)
+}
+
+fn summarise(strategy: &'static str, trace: &Trace, steps: Vec<Step>, growth_without_pressure: usize) -> Summary {
+    let mean = |f: fn(&Step) -> f64| steps.iter().map(f).sum::<f64>() / steps.len().max(1) as f64;
+    let peak = |f: fn(&Step) -> i32| steps.iter().map(f).max().unwrap_or(0);
+    let segments = trace.segments();
+    let per_segment = |count: &dyn Fn(&[Step]) -> usize| {
+        segments.iter().map(|r| count(&steps[r.clone()])).max().unwrap_or(0)
+    };
+    Summary {
+        strategy,
+        trace: trace.name,
+        forced_total: steps.iter().map(|s| s.forced).sum(),
+        max_loud_intervals_per_change: per_segment(&|seg| seg.iter().filter(|s| s.forced > 0).count()),
+        mean_size_ratio: mean(|s| f64::from(s.size_mb)) / mean(|s| f64::from(s.oracle_mb)),
+        peak_size_ratio: f64::from(peak(|s| s.size_mb)) / f64::from(peak(|s| s.oracle_mb).max(1)),
+        changes: steps.iter().filter(|s| s.changed).count(),
+        max_changes_per_change: per_segment(&|seg| seg.iter().filter(|s| s.changed).count()),
+        growth_without_pressure,
+        steps,
+    }
+}
+
+/// Every compiled strategy and the oracle over every standard trace.
+pub fn compare(scenario: &Scenario) -> Vec<Summary> {
+    let mut out = Vec::new();
+    for trace in standard_traces() {
+        out.push(simulate(None, &trace, scenario));
+        for &algorithm in Algorithm::ALL {
+            out.push(simulate(Some(algorithm), &trace, scenario));
+        }
+    }
+    out
+}
+
+/// The comparison as a markdown table.
+pub fn markdown_table(summaries: &[Summary]) -> String {
+    let mut out = String::from(
+        "| trace | strategy | forced checkpoints | max loud intervals per load change | mean size / oracle | \
+         peak size / oracle | config changes | max changes per load change |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for s in summaries {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
+            s.trace, s.strategy, s.forced_total, s.max_loud_intervals_per_change, s.mean_size_ratio,
+            s.peak_size_ratio, s.changes, s.max_changes_per_change
+        ));
+    }
+    out
+}
+
+/// Every simulated interval as CSV, for plots.
+pub fn csv(summaries: &[Summary]) -> String {
+    let mut out = String::from("trace,strategy,interval,wal_mb,size_mb,oracle_mb,forced,changed\n");
+    for s in summaries {
+        for step in &s.steps {
+            out.push_str(&format!(
+                "{},{},{},{:.1},{},{},{},{}\n",
+                s.trace, s.strategy, step.interval, step.wal_mb, step.size_mb, step.oracle_mb, step.forced,
+                u8::from(step.changed)
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
