@@ -13,7 +13,7 @@ version=${1:-15}
 bash scripts/setup.sh "$version"
 log "building and installing pg_walrus into PostgreSQL $version"
 cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
-    --no-default-features --features "pg$version" >/dev/null
+    --no-default-features --features "pg$version all-strategies" >/dev/null
 
 venv=$(bash scripts/python-env.sh)
 exec "$venv/bin/python" scripts/demo.py "$version"

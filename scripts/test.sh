@@ -25,14 +25,18 @@ done
 started=$(date +%s)
 bash scripts/setup.sh "${versions[@]}"
 
-log "strategies: unit tests"
+log "strategies: unit, property and simulator tests (every feature combination that ships)"
 cargo test -p walrus-strategies --quiet
+cargo test -p walrus-strategies --quiet --all-features
+cargo test -p walrus-strategies --quiet --no-default-features
+log "the extension builds with no optional strategy"
+cargo check --quiet --no-default-features --features pg15
 
 for v in "${versions[@]}"; do
     log "cargo pgrx test pg$v"
     pgdata=$(mktemp -d "/tmp/walrus-pgrx-pg$v-XXXXXX")
     chown "$WALRUS_PG_USER" "$pgdata"
-    cargo pgrx test "pg$v" --runas "$WALRUS_PG_USER" --pgdata "$pgdata"
+    cargo pgrx test "pg$v" --features all-strategies --runas "$WALRUS_PG_USER" --pgdata "$pgdata"
     rm -rf "$pgdata"
 done
 
@@ -40,7 +44,7 @@ done
 # suite runs against the real extension.
 for v in "${versions[@]}"; do
     log "installing pg_walrus into PostgreSQL $v"
-    cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v" >/dev/null
+    cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v all-strategies" >/dev/null
 done
 
 venv=$(bash scripts/python-env.sh)

@@ -6,11 +6,11 @@ use pgrx::prelude::*;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Value, json};
-use walrus_strategies::Action;
+use walrus_strategies::{Action, Algorithm};
 
 use crate::shmem::WalrusState;
 use crate::sizing::{self, Recommendation};
-use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem, stats};
+use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem};
 
 /// The extension's state and settings, for anyone.
 #[pg_extern]
@@ -38,6 +38,8 @@ fn status() -> JsonB {
         "at_ceiling": current >= settings.max_size_mb,
         "database": guc::database(),
         "strategy": sizing::active_strategy_name(),
+        "wal_rate_bytes_per_sec": state.strategies.ring.last().map_or(0.0, |s| s.wal_bytes_per_sec().round()),
+        "wal_samples": state.strategies.ring.len(),
         "in_recovery": server::in_recovery(),
         "dry_run": guc::dry_run(),
         "cooldown_active": limits.cooldown_remaining_secs > 0.0,
@@ -51,10 +53,52 @@ fn status() -> JsonB {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn recommendation() -> JsonB {
-    JsonB(match stats::checkpoint_counts() {
-        Some(counts) => recommendation_json(&sizing::recommend(&shmem::snapshot(), counts)),
-        None => stats_unavailable_json(),
-    })
+    JsonB(recommendation_of(sizing::active_algorithm()))
+}
+
+/// What a named strategy would do now (any compiled one, active or not).
+#[pg_extern(name = "recommendation")]
+#[search_path(pg_catalog, pg_temp)]
+fn recommendation_for(strategy: &str) -> JsonB {
+    JsonB(recommendation_of(algorithm_named(strategy)))
+}
+
+/// Every compiled strategy's recommendation, side by side.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+#[allow(clippy::type_complexity)]
+fn recommendations() -> TableIterator<
+    'static,
+    (
+        name!(strategy, String),
+        name!(active, bool),
+        name!(current_size_mb, i32),
+        name!(recommended_size_mb, i32),
+        name!(action, String),
+        name!(reason, String),
+        name!(confidence, i32),
+    ),
+> {
+    let active = sizing::active_algorithm();
+    let state = shmem::snapshot();
+    let reading = sizing::read_now();
+    let rows: Vec<_> = Algorithm::ALL
+        .iter()
+        .map(|&algorithm| match &reading {
+            Some(reading) => {
+                let rec = sizing::recommend(&state, reading, algorithm);
+                let d = rec.decision;
+                (rec.strategy.to_owned(), algorithm == active, d.old_size_mb, d.new_size_mb,
+                 d.action.as_str().to_owned(), d.reason, i32::from(rec.confidence))
+            }
+            None => {
+                let current = server::max_wal_size_mb();
+                (algorithm.name().to_owned(), algorithm == active, current, current, "error".to_owned(),
+                 "checkpoint statistics unavailable".to_owned(), 0)
+            }
+        })
+        .collect();
+    TableIterator::new(rows)
 }
 
 /// The recommendation, applied when `apply` is true (superusers only).
@@ -72,10 +116,10 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
         // ALTER SYSTEM refuses transaction blocks; so does its SQL front door.
         unsafe { pg_sys::PreventInTransactionBlock(true, c"walrus.analyze(apply := true)".as_ptr()) };
     }
-    let Some(counts) = stats::checkpoint_counts() else {
-        return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(), "applied": false}));
+    let Some(reading) = sizing::read_now() else {
+        return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(sizing::active_algorithm()), "applied": false}));
     };
-    let rec = sizing::recommend(&shmem::snapshot(), counts);
+    let rec = sizing::recommend(&shmem::snapshot(), &reading, sizing::active_algorithm());
     let applies = matches!(rec.decision.action, Action::Increase | Action::Capped | Action::Decrease);
     let mut result = json!({"analyzed": true, "recommendation": recommendation_json(&rec), "applied": false});
     if apply && applies && rec.decision.changes_size() {
@@ -88,7 +132,7 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
             apply::dry_run_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
         } else {
             alter_system::set_max_wal_size(rec.decision.new_size_mb);
-            apply::resized(&rec.decision, Some(counts), now);
+            apply::resized(&rec.decision, Some(reading), now);
             result["applied"] = json!(true);
             apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
         };
@@ -120,12 +164,18 @@ fn reset() -> bool {
             false
         }
     };
-    let counts = stats::checkpoint_counts();
-    let mono = clock::monotonic_ns();
+    let reading = sizing::read_now();
     shmem::update(|state| {
-        *state = WalrusState { worker_pid: state.worker_pid, ..WalrusState::default() };
-        if let Some(counts) = counts {
-            state.rebaseline(counts, mono);
+        // Strategy state and the rate limits' memory of recent changes stay:
+        // they describe the server's load and config history, not counters.
+        *state = WalrusState {
+            worker_pid: state.worker_pid,
+            strategies: state.strategies,
+            recent_changes: state.recent_changes,
+            ..WalrusState::default()
+        };
+        if let Some(reading) = &reading {
+            state.rebaseline(reading);
         }
     });
     history_ok
@@ -141,6 +191,8 @@ fn shmem_status() -> JsonB {
         "total_increases": state.total_increases,
         "total_decreases": state.total_decreases,
         "current_recommendation_mb": (state.last_recommendation_mb > 0).then_some(state.last_recommendation_mb),
+        "shared_memory_bytes": shmem::footprint_bytes(),
+        "strategy_state_version": state.strategies.version,
     }))
 }
 
@@ -184,7 +236,24 @@ fn recommendation_json(rec: &Recommendation) -> Value {
     })
 }
 
-fn stats_unavailable_json() -> Value {
+fn recommendation_of(algorithm: Algorithm) -> Value {
+    match sizing::read_now() {
+        Some(reading) => recommendation_json(&sizing::recommend(&shmem::snapshot(), &reading, algorithm)),
+        None => stats_unavailable_json(algorithm),
+    }
+}
+
+/// A compiled strategy by name, or an error that lists them.
+fn algorithm_named(name: &str) -> Algorithm {
+    Algorithm::from_name(name).unwrap_or_else(|| {
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("unknown strategy \"{name}\""), "pg_walrus")
+            .set_detail(format!("Available strategies: {}.", Algorithm::names()))
+            .report(PgLogLevel::ERROR);
+        unreachable!("ERROR does not return")
+    })
+}
+
+fn stats_unavailable_json(algorithm: Algorithm) -> Value {
     let current = server::max_wal_size_mb();
     json!({
         "current_size_mb": current,
@@ -192,7 +261,7 @@ fn stats_unavailable_json() -> Value {
         "action": "error",
         "reason": "checkpoint statistics unavailable",
         "confidence": 0,
-        "strategy": sizing::active_strategy_name(),
+        "strategy": algorithm.name(),
     })
 }
 

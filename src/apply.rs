@@ -7,7 +7,7 @@ use walrus_strategies::{Action, Blocked, Decision};
 
 use crate::history::Entry;
 use crate::shmem::WalrusState;
-use crate::stats::CheckpointCounts;
+use crate::sizing::Reading;
 use crate::{clock, guc, server, shmem};
 
 /// Logs the resize, counts it in shared memory, and asks the postmaster to
@@ -15,7 +15,7 @@ use crate::{clock, guc, server, shmem};
 /// at those counters, so the checkpoints that led to this decision are not
 /// counted again by the worker's next cycle.
 /// `now_secs` (monotonic) is when the change counts for the rate limits.
-pub fn resized(decision: &Decision, rebaseline: Option<CheckpointCounts>, now_secs: f64) {
+pub fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) {
     log!(
         "pg_walrus: resizing max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -34,8 +34,8 @@ pub fn resized(decision: &Decision, rebaseline: Option<CheckpointCounts>, now_se
         state.quiet_intervals = 0;
         state.recent_changes.record(now_secs);
         // Never move the baseline backwards past a newer reading.
-        if let Some(counts) = rebaseline.filter(|c| !state.has_baseline || c.requested >= state.baseline_requested) {
-            state.rebaseline(counts, clock::monotonic_ns());
+        if let Some(reading) = rebaseline.filter(|r| !state.has_baseline || r.counts.requested >= state.baseline_requested) {
+            state.rebaseline(&reading);
         }
     });
     if let Err(error) = server::request_reload() {

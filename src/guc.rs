@@ -7,8 +7,8 @@
 use std::ffi::{CStr, CString, c_char, c_void};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
-use pgrx::{pg_guard, pg_sys};
-use walrus_strategies::RateLimits;
+use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
+use walrus_strategies::{Algorithm, RateLimits};
 
 use crate::notify;
 
@@ -29,6 +29,46 @@ static DRY_RUN: GucSetting<bool> = GucSetting::<bool>::new(false);
 static COOLDOWN_SEC: GucSetting<i32> = GucSetting::<i32>::new(300);
 static MAX_CHANGES_PER_HOUR: GucSetting<i32> = GucSetting::<i32>::new(4);
 static NOTIFY_CHANNEL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"walrus_events"));
+static ALGORITHM: GucSetting<AlgorithmSetting> = GucSetting::<AlgorithmSetting>::new(AlgorithmSetting::Multiplicative);
+static ADDITIVE_INCREMENT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+static EMA_ALPHA: GucSetting<f64> = GucSetting::<f64>::new(0.2);
+static TARGET_PERCENTILE: GucSetting<f64> = GucSetting::<f64>::new(95.0);
+static REQUIRE_WAL_EVIDENCE: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// `walrus.algorithm`'s values: exactly the compiled strategies.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AlgorithmSetting {
+    #[name = c"multiplicative"]
+    Multiplicative,
+    #[cfg(feature = "additive")]
+    #[name = c"additive"]
+    Additive,
+    #[cfg(feature = "adaptive")]
+    #[name = c"adaptive"]
+    Adaptive,
+    #[cfg(feature = "percentile")]
+    #[name = c"percentile"]
+    Percentile,
+    #[cfg(feature = "example-strategy")]
+    #[name = c"doubling"]
+    Doubling,
+}
+
+impl AlgorithmSetting {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            AlgorithmSetting::Multiplicative => Algorithm::Multiplicative,
+            #[cfg(feature = "additive")]
+            AlgorithmSetting::Additive => Algorithm::Additive,
+            #[cfg(feature = "adaptive")]
+            AlgorithmSetting::Adaptive => Algorithm::Adaptive,
+            #[cfg(feature = "percentile")]
+            AlgorithmSetting::Percentile => Algorithm::Percentile,
+            #[cfg(feature = "example-strategy")]
+            AlgorithmSetting::Doubling => Algorithm::Doubling,
+        }
+    }
+}
 
 /// Defines the settings. `preloading` is true only while the postmaster loads
 /// shared_preload_libraries: postmaster-context settings can be defined only
@@ -151,6 +191,52 @@ pub fn init(preloading: bool) {
             None,
         );
     }
+    GucRegistry::define_enum_guc(
+        c"walrus.algorithm",
+        c"Sizing strategy pg_walrus uses.",
+        c"Every compiled strategy keeps its state current, so a switch takes effect at the next cycle from warm state.",
+        &ALGORITHM,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrus.additive_increment",
+        c"Growth per forced checkpoint for the additive strategy.",
+        c"new size = current + forced checkpoints x this.",
+        &ADDITIVE_INCREMENT_MB,
+        16,
+        MAX_WAL_SIZE_BOUND_MB,
+        GucContext::Sighup,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_float_guc(
+        c"walrus.ema_alpha",
+        c"Smoothing factor of the adaptive strategy's moving average of WAL per interval.",
+        c"Higher follows a falling load faster; a rising load is followed at once.",
+        &EMA_ALPHA,
+        0.01,
+        1.0,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"walrus.target_percentile",
+        c"Percentile of recent WAL per interval the percentile strategy sizes for.",
+        c"Over the last 64 intervals.",
+        &TARGET_PERCENTILE,
+        50.0,
+        100.0,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"walrus.require_wal_evidence",
+        c"Counts as forced only the requested checkpoints that WAL volume can explain.",
+        c"Manual CHECKPOINT, base backups and CREATE DATABASE also request checkpoints; with this on they never grow max_wal_size.",
+        &REQUIRE_WAL_EVIDENCE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     if preloading {
         GucRegistry::define_string_guc(
             c"walrus.database",
@@ -244,4 +330,24 @@ pub fn rate_limits() -> RateLimits {
 /// The NOTIFY channel, or `None` when events are disabled.
 pub fn notify_channel() -> Option<String> {
     NOTIFY_CHANNEL.get().and_then(|c| c.into_string().ok()).filter(|c| !c.is_empty())
+}
+
+pub fn algorithm() -> Algorithm {
+    ALGORITHM.get().algorithm()
+}
+
+pub fn additive_increment_mb() -> i32 {
+    ADDITIVE_INCREMENT_MB.get()
+}
+
+pub fn ema_alpha() -> f64 {
+    EMA_ALPHA.get()
+}
+
+pub fn target_percentile() -> f64 {
+    TARGET_PERCENTILE.get()
+}
+
+pub fn require_wal_evidence() -> bool {
+    REQUIRE_WAL_EVIDENCE.get()
 }

@@ -5,9 +5,10 @@
 
 use pgrx::pg_sys;
 
-// A postmaster/bgwriter.h global that pgrx's bindings leave out.
+// postmaster/bgwriter.h globals that pgrx's bindings leave out.
 unsafe extern "C" {
     static CheckPointTimeout: std::os::raw::c_int;
+    static CheckPointCompletionTarget: f64;
 }
 
 /// `max_wal_size` in force, in MB.
@@ -18,6 +19,22 @@ pub fn max_wal_size_mb() -> i32 {
 /// `checkpoint_timeout`, in seconds (PostgreSQL enforces 30 s .. 1 day).
 pub fn checkpoint_timeout_secs() -> i32 {
     unsafe { CheckPointTimeout }
+}
+
+/// `checkpoint_completion_target`, 0..1.
+pub fn checkpoint_completion_target() -> f64 {
+    unsafe { CheckPointCompletionTarget }
+}
+
+/// Where the next WAL record will be inserted.
+pub fn wal_insert_lsn() -> u64 {
+    unsafe { pg_sys::GetXLogInsertRecPtr() }
+}
+
+/// The redo point of the latest checkpoint: WAL volume checkpoints are
+/// triggered by the distance from here.
+pub fn redo_lsn() -> u64 {
+    unsafe { pg_sys::GetRedoRecPtr() }
 }
 
 /// `min_wal_size`, in MB.

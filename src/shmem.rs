@@ -11,9 +11,9 @@ use pgrx::shmem::PGRXSharedMemory;
 use pgrx::prelude::*;
 use pgrx::pg_shmem_init;
 
-use walrus_strategies::RecentChanges;
+use walrus_strategies::{RecentChanges, StrategyState};
 
-use crate::stats::CheckpointCounts;
+use crate::sizing::Reading;
 
 /// Plain data, no pointers: it lives in shared memory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +26,9 @@ pub struct WalrusState {
     pub baseline_requested: i64,
     pub baseline_timed: i64,
     pub baseline_mono_ns: i64,
+    /// WAL insert position and the last checkpoint's redo point then.
+    pub baseline_insert_lsn: u64,
+    pub baseline_redo_lsn: u64,
     /// `timestamptz` of the last check and the last applied change; 0 = never.
     pub last_check_time: pg_sys::TimestampTz,
     pub last_adjustment_time: pg_sys::TimestampTz,
@@ -46,6 +49,8 @@ pub struct WalrusState {
     pub total_dry_runs: i64,
     /// Times of recent changes (applied or dry-run), for the rate limits.
     pub recent_changes: RecentChanges,
+    /// What every compiled strategy remembers (owned by the strategies crate).
+    pub strategies: StrategyState,
 }
 
 unsafe impl PGRXSharedMemory for WalrusState {}
@@ -60,6 +65,12 @@ static AVAILABLE: AtomicBool = AtomicBool::new(false);
 pub fn init() {
     pg_shmem_init!(STATE);
     AVAILABLE.store(true, Ordering::Relaxed);
+}
+
+/// Bytes of shared memory pg_walrus asks for (its state; the LWLock comes
+/// from PostgreSQL's named tranche).
+pub fn footprint_bytes() -> usize {
+    std::mem::size_of::<WalrusState>()
 }
 
 pub fn available() -> bool {
@@ -81,11 +92,13 @@ pub fn update<R>(change: impl FnOnce(&mut WalrusState) -> R) -> Option<R> {
 }
 
 impl WalrusState {
-    /// Starts a new interval at these counters, now.
-    pub fn rebaseline(&mut self, counts: CheckpointCounts, mono_ns: i64) {
+    /// Starts a new interval at this reading.
+    pub fn rebaseline(&mut self, reading: &Reading) {
         self.has_baseline = true;
-        self.baseline_requested = counts.requested;
-        self.baseline_timed = counts.timed;
-        self.baseline_mono_ns = mono_ns;
+        self.baseline_requested = reading.counts.requested;
+        self.baseline_timed = reading.counts.timed;
+        self.baseline_mono_ns = reading.mono_ns;
+        self.baseline_insert_lsn = reading.insert_lsn;
+        self.baseline_redo_lsn = reading.redo_lsn;
     }
 }

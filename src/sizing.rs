@@ -1,11 +1,34 @@
 //! Maps PostgreSQL's state into the strategies crate's inputs, so the worker
 //! and the SQL functions ask the very same question.
 
-use walrus_strategies::{Algorithm, Decision, Evidence, Observation, Settings, SizingStrategy, Strategy, count_quiet};
+use walrus_strategies::evidence::{self, RawInterval};
+use walrus_strategies::{Algorithm, Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, StrategyState};
 
 use crate::shmem::WalrusState;
-use crate::stats::CheckpointCounts;
+use crate::stats::{self, CheckpointCounts};
 use crate::{clock, guc, server};
+
+/// One reading of everything a cycle compares: counters, WAL positions and
+/// the monotonic time they were read at.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub counts: CheckpointCounts,
+    pub insert_lsn: u64,
+    pub redo_lsn: u64,
+    pub mono_ns: i64,
+}
+
+/// Reads the server now. Needs a transaction (for the stats snapshot);
+/// `None` when the checkpoint statistics are unavailable.
+pub fn read_now() -> Option<Reading> {
+    let counts = stats::checkpoint_counts()?;
+    Some(Reading {
+        counts,
+        insert_lsn: server::wal_insert_lsn(),
+        redo_lsn: server::redo_lsn(),
+        mono_ns: clock::monotonic_ns(),
+    })
+}
 
 /// The limits in force now (walrus.* and PostgreSQL's own).
 pub fn settings() -> Settings {
@@ -19,55 +42,80 @@ pub fn settings() -> Settings {
         min_wal_size_mb: server::min_wal_size_mb(),
         wal_segment_mb: server::wal_segment_mb(),
         checkpoint_timeout_secs: f64::from(server::checkpoint_timeout_secs()),
+        checkpoint_completion_target: server::checkpoint_completion_target(),
+        additive_increment_mb: guc::additive_increment_mb(),
+        ema_alpha: guc::ema_alpha(),
+        target_percentile: guc::target_percentile(),
     }
 }
 
-/// The strategy `walrus.algorithm` selects.
-pub fn active_strategy() -> Strategy {
-    Algorithm::Multiplicative.strategy()
+/// The algorithm `walrus.algorithm` selects.
+pub fn active_algorithm() -> Algorithm {
+    guc::algorithm()
 }
 
-/// The interval from `state`'s baseline to `counts`, read at `mono_ns`, with
-/// the quiet count it would leave. `None` without a baseline or when the
-/// counters went backwards (a stats reset).
-pub fn observe(state: &WalrusState, counts: CheckpointCounts, mono_ns: i64, settings: &Settings) -> Option<Observation> {
+pub fn active_strategy_name() -> &'static str {
+    active_algorithm().name()
+}
+
+/// The interval from `state`'s baseline to `reading`, judged with the WAL
+/// evidence rule. `None` without a baseline or when the counters went
+/// backwards (a stats reset).
+pub fn observe(state: &WalrusState, reading: &Reading, settings: &Settings) -> Option<Observation> {
     if !state.has_baseline {
         return None;
     }
-    let forced = counts.requested - state.baseline_requested;
-    if forced < 0 {
+    let requested = reading.counts.requested - state.baseline_requested;
+    let timed = reading.counts.timed - state.baseline_timed;
+    if requested < 0 || timed < 0 {
         return None;
     }
-    let interval_secs = clock::seconds_between(state.baseline_mono_ns, mono_ns);
-    Some(Observation {
+    let raw = RawInterval {
         current_size_mb: server::max_wal_size_mb(),
-        forced_checkpoints: forced,
-        interval_secs,
-        quiet_intervals: count_quiet(state.quiet_intervals, forced, interval_secs, settings),
-    })
+        requested,
+        timed,
+        wal_bytes: reading.insert_lsn.saturating_sub(state.baseline_insert_lsn) as f64,
+        carried_bytes: state.baseline_insert_lsn.saturating_sub(state.baseline_redo_lsn) as f64,
+        interval_secs: clock::seconds_between(state.baseline_mono_ns, reading.mono_ns),
+        quiet_before: state.quiet_intervals,
+    };
+    Some(evidence::observe(&raw, settings, guc::require_wal_evidence()))
+}
+
+/// The completed interval as every strategy records it.
+pub fn sample(observation: &Observation) -> IntervalSample {
+    IntervalSample {
+        wal_bytes: observation.wal_bytes,
+        interval_secs: observation.interval_secs,
+        requested: observation.requested_checkpoints,
+        timed: observation.timed_checkpoints,
+        forced: observation.forced_checkpoints,
+        size_mb: observation.current_size_mb,
+    }
 }
 
 /// A recommendation made outside the worker's cycle (recommendation(),
-/// analyze()): the interval so far, judged by the active strategy.
+/// analyze()): the interval so far, judged by `algorithm`.
 pub struct Recommendation {
     pub decision: Decision,
     pub confidence: u8,
     pub strategy: &'static str,
-    /// Requested checkpoints since the baseline (0 without one).
+    /// WAL-explained requested checkpoints since the baseline (0 without one).
     pub forced_checkpoints: i64,
 }
 
-pub fn recommend(state: &WalrusState, counts: CheckpointCounts) -> Recommendation {
+pub fn recommend(state: &WalrusState, reading: &Reading, algorithm: Algorithm) -> Recommendation {
     let settings = settings();
-    let strategy = active_strategy();
-    let observation = observe(state, counts, clock::monotonic_ns(), &settings);
+    let strategy = algorithm.strategy();
+    let observation = observe(state, reading, &settings);
     let evidence = Evidence {
         has_baseline: state.has_baseline,
-        requested_since_baseline: observation.as_ref().map_or(0, |o| o.forced_checkpoints),
+        requested_since_baseline: observation.as_ref().map_or(0, |o| o.requested_checkpoints),
         quiet_intervals: state.quiet_intervals,
     };
+    let strategies: &StrategyState = &state.strategies;
     let decision = match &observation {
-        Some(observation) => strategy.decide(observation, &settings),
+        Some(observation) => strategy.decide(observation, &settings, strategies),
         None => Decision::keep(
             server::max_wal_size_mb(),
             if state.has_baseline {
@@ -80,12 +128,8 @@ pub fn recommend(state: &WalrusState, counts: CheckpointCounts) -> Recommendatio
     };
     Recommendation {
         decision,
-        confidence: strategy.confidence(&evidence),
+        confidence: strategy.confidence(&evidence, strategies),
         strategy: strategy.name(),
-        forced_checkpoints: evidence.requested_since_baseline,
+        forced_checkpoints: observation.as_ref().map_or(0, |o| o.forced_checkpoints),
     }
-}
-
-pub fn active_strategy_name() -> &'static str {
-    active_strategy().name()
 }

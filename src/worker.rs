@@ -9,9 +9,9 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTi
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy};
+use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, observe_all};
 
-use crate::{alter_system, apply, clock, guc, history, server, shmem, sizing, stats, txn};
+use crate::{alter_system, apply, clock, guc, history, server, shmem, sizing, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -133,7 +133,7 @@ enum Step {
     Baseline,
     StatsReset,
     Disabled,
-    Decide(Observation),
+    Decide(Observation, Box<StrategyState>),
 }
 
 #[derive(Default)]
@@ -149,8 +149,8 @@ struct Worker {
 impl Worker {
     fn cycle(&mut self) {
         self.history_warned = false;
-        let counts = match txn::guarded(stats::checkpoint_counts) {
-            Ok(Some(counts)) => counts,
+        let reading = match txn::guarded(sizing::read_now) {
+            Ok(Some(reading)) => reading,
             Ok(None) => {
                 warning!("pg_walrus: checkpoint statistics are unavailable, skipping this cycle");
                 return;
@@ -162,12 +162,13 @@ impl Worker {
         };
         let settings = sizing::settings();
         let enabled = guc::enabled();
-        let (mono, now) = (clock::monotonic_ns(), clock::now());
-        // One read-modify-write: close the interval, open the next.
+        let now = clock::now();
+        // One read-modify-write: close the interval, record it in every
+        // strategy's state, open the next.
         let step = shmem::update(|state| {
-            let observation = sizing::observe(state, counts, mono, &settings);
+            let observation = sizing::observe(state, &reading, &settings);
             let had_baseline = state.has_baseline;
-            state.rebaseline(counts, mono);
+            state.rebaseline(&reading);
             state.last_check_time = now;
             match observation {
                 None if !had_baseline => Step::Baseline,
@@ -179,9 +180,12 @@ impl Worker {
                     state.analysis_cycles += 1;
                     state.last_forced = observation.forced_checkpoints;
                     state.total_forced += observation.forced_checkpoints;
+                    // Whichever strategy is active, and even while disabled:
+                    // a later switch or re-enable starts from warm state.
+                    observe_all(&mut state.strategies, &sizing::sample(&observation), &settings);
                     if enabled {
                         state.quiet_intervals = observation.quiet_intervals;
-                        Step::Decide(observation)
+                        Step::Decide(observation, Box::new(state.strategies))
                     } else {
                         state.quiet_intervals = 0;
                         Step::Disabled
@@ -192,18 +196,20 @@ impl Worker {
         .unwrap_or(Step::Baseline);
 
         match step {
-            Step::Baseline => debug1!("pg_walrus: baseline taken at {} requested checkpoints", counts.requested),
+            Step::Baseline => debug1!("pg_walrus: baseline taken at {} requested checkpoints", reading.counts.requested),
             Step::StatsReset => log!("pg_walrus: checkpoint statistics were reset; taking a new baseline"),
             Step::Disabled => {
                 self.failed = None;
                 debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
             }
-            Step::Decide(observation) => self.decide(&observation, &settings, mono as f64 / 1e9),
+            Step::Decide(observation, strategies) => {
+                self.decide(&observation, &settings, &strategies, reading.mono_ns as f64 / 1e9)
+            }
         }
         self.cleanup_history();
     }
 
-    fn decide(&mut self, observation: &Observation, settings: &Settings, decided_at: f64) {
+    fn decide(&mut self, observation: &Observation, settings: &Settings, strategies: &StrategyState, decided_at: f64) {
         let forced = observation.forced_checkpoints;
         let secs = observation.interval_secs;
         if settings.is_quiet(forced) {
@@ -211,8 +217,22 @@ impl Worker {
         } else {
             log!("pg_walrus: detected {forced} forced checkpoints over {secs:.0} seconds");
         }
-        let strategy = sizing::active_strategy();
-        let mut decision = strategy.decide(observation, settings);
+        let discounted = observation.requested_checkpoints - forced;
+        if discounted > 0 {
+            let message = format!(
+                "pg_walrus: {discounted} of {} requested checkpoints not explained by WAL volume \
+                 (manual CHECKPOINT, base backup, CREATE DATABASE ...); not counted",
+                observation.requested_checkpoints
+            );
+            // Worth a LOG line when it is what kept the size from growing.
+            if settings.is_quiet(forced) && !settings.is_quiet(observation.requested_checkpoints) {
+                log!("{message}");
+            } else {
+                debug1!("{message}");
+            }
+        }
+        let strategy = sizing::active_algorithm().strategy();
+        let mut decision = strategy.decide(observation, settings, strategies);
         shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
         if !decision.changes_size() {
             if let Some(retry) = self.failed.take().filter(|d| still_valid(d, observation, settings)) {

@@ -28,7 +28,9 @@ def loaded_cluster(make_cluster, **settings):
 
 
 def test_increase_then_shrink_are_recorded(make_cluster):
-    cluster = loaded_cluster(make_cluster, **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'"})
+    # No cooldown: the shrink comes one interval after the grow.
+    cluster = loaded_cluster(make_cluster, **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'",
+                                              "walrus.cooldown_sec": "0"})
     start = cluster.log_offset()
     cluster.generate_wal(160)
 

@@ -1,0 +1,69 @@
+"""Strategies on a live server: switching, WAL evidence, side-by-side view."""
+
+import re
+import time
+
+from conftest import BASELINE, DETECTED, RESIZED
+
+HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+    return value
+
+
+def test_switching_algorithm_takes_effect_at_the_next_cycle(make_cluster):
+    cluster = make_cluster({"walrus.min_size": "'32MB'"})
+    cluster.sql("CREATE EXTENSION pg_walrus")
+    cluster.wait_for_log(BASELINE, 30)
+    with cluster.connect() as conn:
+        conn.execute("ALTER SYSTEM SET walrus.algorithm = 'adaptive'")
+        conn.execute("SELECT pg_reload_conf()")
+    wait_for(lambda: cluster.one("SELECT walrus.status()")["strategy"] == "adaptive", 10, "the switch")
+    start = cluster.log_offset()
+    cluster.generate_wal(160)
+    cluster.wait_for_log(RESIZED, 60, after=start)
+    rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the history row")
+    action, old, new, metadata = rows[0]
+    assert metadata["strategy"] == "adaptive" and action in ("increase", "capped")
+    # adaptive sizes for the WAL it saw: (1 + cct) x (W in whole segments + 2) x 1.1.
+    wal_mb = metadata["wal_bytes"] / 1048576
+    need = 1.9 * (-(-wal_mb // 16) + 2) * 16
+    assert abs(new - need * 1.1) <= 2, (new, need, metadata)
+    status = cluster.one("SELECT walrus.status()")
+    assert status["wal_samples"] >= 1 and status["wal_rate_bytes_per_sec"] > 0
+    # Every strategy kept its state warm: all four recommend from evidence.
+    rows = cluster.sql("SELECT strategy, active FROM walrus.recommendations()")
+    assert rows == [("multiplicative", False), ("additive", False), ("adaptive", True), ("percentile", False)]
+
+
+def test_manual_checkpoints_never_grow_even_at_threshold_one(make_cluster):
+    cluster = make_cluster({"walrus.threshold": "1"})
+    cluster.sql("CREATE EXTENSION pg_walrus")
+    cluster.wait_for_log(BASELINE, 30)
+    start = cluster.log_offset()
+    before = cluster.requested_checkpoints()
+    with cluster.connect() as conn:
+        for _ in range(6):
+            conn.execute("CHECKPOINT")
+    assert cluster.requested_checkpoints() - before >= 6
+    cluster.wait_for_log(r"pg_walrus: 6 of 6 requested checkpoints not explained by WAL volume", 45, after=start)
+    assert not re.search(RESIZED, cluster.log()[start:])
+    assert cluster.setting("max_wal_size") == "32MB"
+    assert cluster.sql(HISTORY) == []
+
+
+def test_a_genuine_burst_still_counts_with_wal_evidence(make_cluster):
+    cluster = make_cluster({"walrus.threshold": "1"})
+    cluster.wait_for_log(BASELINE, 30)
+    start = cluster.log_offset()
+    with cluster.connect() as conn:
+        conn.execute("CHECKPOINT")
+    cluster.generate_wal(160)
+    detected = cluster.wait_for_log(DETECTED, 60, after=start)
+    assert int(detected.group(1)) >= 2
+    cluster.wait_for_log(RESIZED, 10, after=start)
