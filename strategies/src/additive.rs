@@ -26,9 +26,9 @@ impl SizingStrategy for Additive {
         "additive"
     }
 
-    fn decide(&self, obs: &Observation, settings: &Settings, _state: &StrategyState) -> Decision {
+    fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
         let wanted = Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints, settings.additive_increment_mb);
-        grow_or_shrink(obs, settings, wanted)
+        grow_or_shrink(obs, settings, wanted, state)
     }
 
     /// The seeds' rule, as for multiplicative: the evidence is the same count.

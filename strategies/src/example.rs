@@ -17,9 +17,9 @@ impl SizingStrategy for Doubling {
         "doubling"
     }
 
-    fn decide(&self, obs: &Observation, settings: &Settings, _state: &StrategyState) -> Decision {
+    fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
         let doubled = saturating_size_mb(i64::from(obs.current_size_mb) * 2);
-        grow_or_shrink(obs, settings, doubled)
+        grow_or_shrink(obs, settings, doubled, state)
     }
 
     fn confidence(&self, evidence: &Evidence, _state: &StrategyState) -> u8 {

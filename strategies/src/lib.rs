@@ -39,6 +39,6 @@ pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
-pub use shrink::shrink;
+pub use shrink::{recent_wal_need_mb, shrink};
 pub use state::{IntervalSample, StrategyState};
 pub use strategy::{Algorithm, SizingStrategy, Strategy, observe_all};

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::confidence::{Evidence, seed_confidence};
 use crate::evidence::evidence_metadata;
 use crate::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
-use crate::shrink::shrink;
+use crate::shrink::{recent_wal_need_mb, shrink};
 use crate::state::StrategyState;
 use crate::{Action, Decision, Observation, Settings, SizingStrategy};
 
@@ -29,8 +29,8 @@ impl SizingStrategy for Multiplicative {
         "multiplicative"
     }
 
-    fn decide(&self, obs: &Observation, settings: &Settings, _state: &StrategyState) -> Decision {
-        grow_or_shrink(obs, settings, Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints))
+    fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
+        grow_or_shrink(obs, settings, Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints), state)
     }
 
     /// The seeds' rule (see [`seed_confidence`]).
@@ -42,14 +42,14 @@ impl SizingStrategy for Multiplicative {
 /// The seeds' decision shape, shared by the strategies that grow by a rule of
 /// the forced-checkpoint count: at or above the threshold, grow to `wanted`
 /// (within the limits); below it, the shared shrink rule.
-pub fn grow_or_shrink(obs: &Observation, settings: &Settings, wanted: i32) -> Decision {
+pub fn grow_or_shrink(obs: &Observation, settings: &Settings, wanted: i32, state: &StrategyState) -> Decision {
         let current = obs.current_size_mb;
         let forced = obs.forced_checkpoints;
         let threshold = i64::from(settings.threshold);
         let mut metadata = evidence_metadata(obs);
         metadata["threshold"] = json!(settings.threshold);
         if forced < threshold {
-            return match shrink(obs, settings, metadata.clone()) {
+            return match shrink(obs, settings, recent_wal_need_mb(obs, settings, state), metadata.clone()) {
                 Ok(decision) => decision,
                 Err(why_not) => Decision::keep(
                     current,

@@ -49,9 +49,10 @@ def test_increase_then_shrink_are_recorded(make_cluster):
     shrink = cluster.wait_for_log(r"resizing max_wal_size from %d MB to (\d+) MB \(1 quiet intervals" % grown, 45,
                                   after=cluster.log_offset())
     shrunk = int(shrink.group(1))
-    assert shrunk == max(-(-grown * 3 // 4), 32), "ceil(size x 0.75), floor 32 MB"
     wait_for(lambda: len(cluster.sql(HISTORY)) >= 2, 10, "the decrease row")
     assert cluster.sql(HISTORY)[1][:3] == ("decrease", grown, shrunk)
+    wal_need = cluster.one("SELECT (metadata->>'wal_need_mb')::int FROM walrus.history WHERE action = 'decrease'")
+    assert shrunk == max(-(-grown * 3 // 4), 32, wal_need), "ceil(size x 0.75), floor 32 MB, never below the WAL's need"
     wait_for(lambda: max_wal_size_mb(cluster) <= shrunk, 10, "the smaller max_wal_size")
     status = cluster.one("SELECT walrus.status()")
     assert status["total_adjustments"] >= 2 and status["last_adjustment_time"].endswith("+00:00")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Replays the standard WAL traces through every compiled strategy and the
+# oracle (strategies/src/simulator), prints the comparison table, and writes
+# docs/simulation.csv and docs/simulation.png. No PostgreSQL needed.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$WALRUS_ROOT"
+out=${1:-docs}
+cargo run --quiet --release -p walrus-strategies --bin walrus-sim -- --csv "$out/simulation.csv"
+venv="$WALRUS_CACHE/plot-venv"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/requirements-plot.txt "$venv/requirements.txt"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-plot.txt
+    cp scripts/requirements-plot.txt "$venv/requirements.txt"
+fi
+"$venv/bin/python" scripts/plot_simulation.py "$out/simulation.csv" "$out/simulation.png"
