@@ -1,0 +1,81 @@
+//! Property tests: whatever the settings (with walrus.max at or above the
+//! floor), the observation and the history, every compiled strategy keeps
+//! the shared limits.
+
+use proptest::prelude::*;
+use walrus_strategies::evidence::BYTES_PER_MB;
+use walrus_strategies::{Action, Algorithm, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, observe_all};
+
+fn settings() -> impl Strategy<Value = Settings> {
+    (
+        1i32..=1000,
+        prop_oneof![Just(1i32), Just(16), Just(64), Just(1024)],
+        2i32..=200_000,
+        0.01f64..=0.99,
+        1i32..=20,
+        2i32..=50_000,
+        (0.0f64..=1.0, 16i32..=100_000, 0.01f64..=1.0, 50.0f64..=100.0),
+    )
+        .prop_map(|(threshold, segment, max, factor, intervals, min_size, (cct, increment, alpha, pct))| Settings {
+            threshold,
+            max_size_mb: max,
+            shrink_enabled: true,
+            shrink_factor: factor,
+            shrink_intervals: intervals,
+            min_size_mb: min_size,
+            min_wal_size_mb: 32,
+            wal_segment_mb: segment,
+            checkpoint_timeout_secs: 300.0,
+            checkpoint_completion_target: cct,
+            additive_increment_mb: increment,
+            ema_alpha: alpha,
+            target_percentile: pct,
+        })
+        // The invariants hold where walrus.max is at or above the floor.
+        .prop_filter("walrus.max below the floor", |s| s.ceiling_mb() >= s.shrink_floor_mb())
+}
+
+proptest! {
+    #[test]
+    fn every_strategy_keeps_the_limits(
+        s in settings(),
+        current in 2i32..=300_000,
+        forced in 0i64..=50,
+        quiet in 0u32..=30,
+        history in proptest::collection::vec((0.0f64..=100_000.0, 0i64..=20), 0..80),
+        wal_mb in 0.0f64..=100_000.0,
+    ) {
+        let mut state = StrategyState::default();
+        for (w, f) in history {
+            let sample = IntervalSample { wal_bytes: w * BYTES_PER_MB, interval_secs: 300.0, forced: f, requested: f, ..Default::default() };
+            observe_all(&mut state, &sample, &s);
+        }
+        let obs = Observation {
+            current_size_mb: current,
+            forced_checkpoints: forced,
+            requested_checkpoints: forced,
+            wal_bytes: wal_mb * BYTES_PER_MB,
+            interval_secs: 300.0,
+            quiet_intervals: quiet,
+            ..Default::default()
+        };
+        for &algorithm in Algorithm::ALL {
+            let d = algorithm.strategy().decide(&obs, &s, &state);
+            let name = algorithm.name();
+            prop_assert_eq!(d.old_size_mb, current);
+            match d.action {
+                Action::Increase | Action::Capped => {
+                    prop_assert!(d.new_size_mb > current, "{} lowered on the grow path: {:?}", name, d);
+                    prop_assert!(d.new_size_mb <= s.ceiling_mb(), "{} above walrus.max: {:?}", name, d);
+                }
+                Action::Decrease => {
+                    prop_assert!(d.new_size_mb < current, "{} grew on the shrink path: {:?}", name, d);
+                    prop_assert!(d.new_size_mb >= s.shrink_floor_mb(), "{} below the floor: {:?}", name, d);
+                }
+                Action::None => prop_assert_eq!(d.new_size_mb, current),
+            }
+            let confidence = algorithm.strategy().confidence(&Default::default(), &state);
+            prop_assert!(confidence <= 100);
+        }
+    }
+}
