@@ -66,8 +66,8 @@ def main() -> None:
     med = {k: {n: statistics.median(v) for n, v in d.items()} for k, d in
            {"single": single, "multi": multi, "inside": inside}.items()}
     print(f"\nwalrus.status() cost, PostgreSQL {VERSION}, {ROUNDS} interleaved rounds of {SECONDS}s")
-    print(f"| measure | SELECT 1 | walrus.status() | ratio |")
-    print(f"|---|---|---|---|")
+    print("| measure | SELECT 1 | walrus.status() | ratio |")
+    print("|---|---|---|---|")
     print(f"| median latency, 1 client (ms) | {med['single']['SELECT 1']:.3f} | {med['single']['walrus.status()']:.3f} | "
           f"{med['single']['walrus.status()'] / med['single']['SELECT 1']:.2f} |")
     print(f"| median throughput, 4 clients (tps) | {med['multi']['SELECT 1']:.0f} | {med['multi']['walrus.status()']:.0f} | "

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,25 @@ def make_cluster(pg_version):
 BASELINE = r"pg_walrus: baseline taken at \d+ requested checkpoints"
 DETECTED = r"pg_walrus: detected (\d+) forced checkpoints over (\d+) seconds"
 RESIZED = r"pg_walrus: resizing max_wal_size from (\d+) MB to (\d+) MB"
+
+
+def wait_for(predicate, timeout, what):
+    """Polls until `predicate()` is truthy and returns its value."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+    return value
+
+
+def max_wal_size_mb(cluster) -> int:
+    return int(cluster.one("SELECT setting FROM pg_settings WHERE name = 'max_wal_size'"))
+
+
+def cluster_with_extension(make_cluster, **settings):
+    """A started cluster with the extension created in walrus.database and
+    the worker's baseline taken."""
+    cluster = make_cluster(settings)
+    cluster.sql("CREATE EXTENSION pg_walrus")
+    cluster.wait_for_log(BASELINE, 30)
+    return cluster

@@ -3,27 +3,11 @@
 import json
 import re
 import subprocess
-import time
 import urllib.request
 
-from conftest import BASELINE, DETECTED, RESIZED
+from conftest import RESIZED, cluster_with_extension, wait_for
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-    return value
-
-
-def cluster_with_extension(make_cluster, **settings):
-    cluster = make_cluster(settings)
-    cluster.sql("CREATE EXTENSION pg_walrus")
-    cluster.wait_for_log(BASELINE, 30)
-    return cluster
 
 
 def test_dry_run_records_and_writes_nothing(make_cluster):

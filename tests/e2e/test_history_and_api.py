@@ -2,34 +2,15 @@
 
 import re
 import subprocess
-import time
 
-from conftest import BASELINE, DETECTED, RESIZED
+from conftest import BASELINE, DETECTED, RESIZED, cluster_with_extension, max_wal_size_mb, wait_for
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, forced_checkpoints FROM walrus.history ORDER BY id"
 
 
-def max_wal_size_mb(cluster) -> int:
-    return int(cluster.one("SELECT setting FROM pg_settings WHERE name = 'max_wal_size'"))
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-
-
-def loaded_cluster(make_cluster, **settings):
-    cluster = make_cluster(settings)
-    cluster.sql("CREATE EXTENSION pg_walrus")
-    cluster.wait_for_log(BASELINE, 30)
-    return cluster
-
-
 def test_increase_then_shrink_are_recorded(make_cluster):
     # No cooldown: the shrink comes one interval after the grow.
-    cluster = loaded_cluster(make_cluster, **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'",
+    cluster = cluster_with_extension(make_cluster, **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'",
                                               "walrus.cooldown_sec": "0"})
     start = cluster.log_offset()
     cluster.generate_wal(160)
@@ -62,7 +43,7 @@ def test_increase_then_shrink_are_recorded(make_cluster):
 
 
 def test_reset_rebaselines_instead_of_zeroing(make_cluster):
-    cluster = loaded_cluster(make_cluster)
+    cluster = cluster_with_extension(make_cluster)
     before = cluster.requested_checkpoints()
     start = cluster.log_offset()
     cluster.generate_wal(160)
@@ -78,7 +59,7 @@ def test_reset_rebaselines_instead_of_zeroing(make_cluster):
 
 
 def test_analyze_apply_is_not_recounted_by_the_worker(make_cluster):
-    cluster = loaded_cluster(make_cluster)
+    cluster = cluster_with_extension(make_cluster)
     start = cluster.log_offset()
     cluster.generate_wal(160)
     result = cluster.one("SELECT walrus.analyze(apply := true)")
@@ -95,7 +76,7 @@ def test_analyze_apply_is_not_recounted_by_the_worker(make_cluster):
 
 
 def test_history_survives_dump_and_restore(make_cluster):
-    cluster = loaded_cluster(make_cluster)
+    cluster = cluster_with_extension(make_cluster)
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.analyze(apply := true)")["applied"] is True
     restored_ids = [r[0] for r in cluster.sql("SELECT id FROM walrus.history")]

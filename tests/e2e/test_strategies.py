@@ -1,19 +1,10 @@
 """Strategies on a live server: switching, WAL evidence, side-by-side view."""
 
 import re
-import time
 
-from conftest import BASELINE, DETECTED, RESIZED
+from conftest import BASELINE, DETECTED, RESIZED, wait_for
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-    return value
 
 
 def test_switching_algorithm_takes_effect_at_the_next_cycle(make_cluster):

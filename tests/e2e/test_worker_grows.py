@@ -3,13 +3,9 @@
 import re
 import time
 
-from conftest import BASELINE, DETECTED, RESIZED
+from conftest import BASELINE, DETECTED, RESIZED, max_wal_size_mb
 
 CYCLE = DETECTED + r"[^\n]*\n(?:[^\n]*\n)*?[^\n]*" + RESIZED
-
-
-def max_wal_size_mb(cluster) -> int:
-    return int(cluster.one("SELECT setting FROM pg_settings WHERE name = 'max_wal_size'"))
 
 
 def settle_on_last_resize(cluster, start, timeout=10) -> int:

@@ -2,10 +2,6 @@
 
 import os
 import re
-import time
-
-import psycopg
-import pytest
 
 from conftest import BASELINE, DETECTED, RESIZED
 
