@@ -41,6 +41,7 @@ fn status() -> JsonB {
         "wal_rate_bytes_per_sec": state.strategies.ring.last().map_or(0.0, |s| s.wal_bytes_per_sec().round()),
         "wal_samples": state.strategies.ring.len(),
         "in_recovery": server::in_recovery(),
+        "mode": server::mode(),
         "dry_run": guc::dry_run(),
         "cooldown_active": limits.cooldown_remaining_secs > 0.0,
         "cooldown_remaining_sec": limits.cooldown_remaining_secs.ceil() as i64,
@@ -130,6 +131,10 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
             apply::dry_run(&rec.decision, now);
             result["reason"] = json!("walrus.dry_run is on: the change was recorded, not applied");
             apply::dry_run_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
+        } else if !server::alter_system_allowed() {
+            apply::recommend_only(&rec.decision);
+            result["reason"] = json!(apply::RECOMMEND_ONLY_REASON);
+            apply::recommend_only_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
         } else {
             alter_system::set_max_wal_size(rec.decision.new_size_mb);
             apply::resized(&rec.decision, Some(reading), now);

@@ -91,6 +91,26 @@ pub fn skipped_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64,
     entry(decision, "skipped", strategy, forced, extra)
 }
 
+/// Why a decision cannot be written in recommend-only mode.
+pub const RECOMMEND_ONLY_REASON: &str = "allow_alter_system is off: pg_walrus only recommends";
+
+/// Recommend-only mode: the decision is recorded, nothing is attempted.
+pub fn recommend_only(decision: &Decision) {
+    log!(
+        "pg_walrus: recommend-only (allow_alter_system is off): max_wal_size should change from {} MB to {} MB ({})",
+        decision.old_size_mb,
+        decision.new_size_mb,
+        decision.reason
+    );
+    shmem::update(|state| state.total_skipped += 1);
+}
+
+/// The history row for a decision recommend-only mode could not apply.
+pub fn recommend_only_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
+    let extra = json!({"applied": false, "blocked_by": "allow_alter_system", "would_apply": decision.action.as_str()});
+    entry(decision, "skipped", strategy, forced, extra)
+}
+
 fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &'a str, forced: i64, extra: Value) -> Entry<'a> {
     let mut metadata = match &decision.metadata {
         Value::Object(map) => Value::Object(map.clone()),

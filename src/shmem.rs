@@ -25,6 +25,8 @@ pub struct WalrusState {
     pub has_baseline: bool,
     pub baseline_requested: i64,
     pub baseline_timed: i64,
+    /// The counters' reset time at the baseline.
+    pub baseline_reset_at: pg_sys::TimestampTz,
     pub baseline_mono_ns: i64,
     /// WAL insert position and the last checkpoint's redo point then.
     pub baseline_insert_lsn: u64,
@@ -97,6 +99,7 @@ impl WalrusState {
         self.has_baseline = true;
         self.baseline_requested = reading.counts.requested;
         self.baseline_timed = reading.counts.timed;
+        self.baseline_reset_at = reading.counts.reset_at;
         self.baseline_mono_ns = reading.mono_ns;
         self.baseline_insert_lsn = reading.insert_lsn;
         self.baseline_redo_lsn = reading.redo_lsn;

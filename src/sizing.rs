@@ -59,10 +59,10 @@ pub fn active_strategy_name() -> &'static str {
 }
 
 /// The interval from `state`'s baseline to `reading`, judged with the WAL
-/// evidence rule. `None` without a baseline or when the counters went
-/// backwards (a stats reset).
+/// evidence rule. `None` without a baseline or when the counters were reset
+/// in between (reset time changed, or the counters went backwards).
 pub fn observe(state: &WalrusState, reading: &Reading, settings: &Settings) -> Option<Observation> {
-    if !state.has_baseline {
+    if !state.has_baseline || reading.counts.reset_at != state.baseline_reset_at {
         return None;
     }
     let requested = reading.counts.requested - state.baseline_requested;

@@ -14,6 +14,10 @@ pub struct CheckpointCounts {
     pub requested: i64,
     /// Checkpoints started by checkpoint_timeout.
     pub timed: i64,
+    /// When the counters were last reset (`pg_stat_reset_shared`, or stats
+    /// discarded after a crash). A change means the deltas are meaningless,
+    /// even when they happen to be positive.
+    pub reset_at: pg_sys::TimestampTz,
 }
 
 /// Reads the counters fresh. Call inside a transaction: the stats snapshot
@@ -26,16 +30,28 @@ pub fn checkpoint_counts() -> Option<CheckpointCounts> {
         if stats.is_null() {
             return None;
         }
-        Some(read_counts(&*stats))
+        read_counts(&*stats)
     }
 }
 
+/// PG 15/16 reset the checkpointer's counters together with the bgwriter's
+/// (`pg_stat_reset_shared('bgwriter')`), and only the bgwriter's stats carry
+/// the reset time.
 #[cfg(any(feature = "pg15", feature = "pg16"))]
-fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> CheckpointCounts {
-    CheckpointCounts { requested: stats.requested_checkpoints, timed: stats.timed_checkpoints }
+unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Option<CheckpointCounts> {
+    let bgwriter = unsafe { pg_sys::pgstat_fetch_stat_bgwriter() };
+    if bgwriter.is_null() {
+        return None;
+    }
+    Some(CheckpointCounts {
+        requested: stats.requested_checkpoints,
+        timed: stats.timed_checkpoints,
+        reset_at: unsafe { (*bgwriter).stat_reset_timestamp },
+    })
 }
 
+/// PG 17+ keep pg_stat_checkpointer apart, with its own reset time.
 #[cfg(any(feature = "pg17", feature = "pg18"))]
-fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> CheckpointCounts {
-    CheckpointCounts { requested: stats.num_requested, timed: stats.num_timed }
+unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Option<CheckpointCounts> {
+    Some(CheckpointCounts { requested: stats.num_requested, timed: stats.num_timed, reset_at: stats.stat_reset_timestamp })
 }

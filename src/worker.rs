@@ -271,6 +271,12 @@ impl Worker {
             self.record(&apply::dry_run_entry(&decision, strategy, forced));
             return;
         }
+        if !server::alter_system_allowed() {
+            apply::recommend_only(&decision);
+            self.record(&apply::recommend_only_entry(&decision, strategy, forced));
+            self.failed = None;
+            return;
+        }
         let new_size = decision.new_size_mb;
         match txn::guarded(move || alter_system::set_max_wal_size(new_size)) {
             Ok(()) => {

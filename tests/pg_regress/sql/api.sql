@@ -10,7 +10,7 @@ ORDER BY key;
 SELECT walrus.status() @> '{"enabled": true, "configured_maximum_mb": 4096, "threshold": 2,
                             "shrink_enabled": true, "shrink_factor": 0.75, "shrink_intervals": 5,
                             "min_size_mb": 1024, "worker_running": true, "database": "postgres",
-                            "strategy": "multiplicative", "in_recovery": false}' AS defaults_reported;
+                            "strategy": "multiplicative", "in_recovery": false, "mode": "auto"}' AS defaults_reported;
 SELECT (walrus.status()->>'current_max_wal_size_mb')::int = setting::int AS current_size_is_live
 FROM pg_settings WHERE name = 'max_wal_size';
 SELECT (walrus.status()->>'checkpoint_timeout_sec')::int = setting::int AS timeout_is_live
