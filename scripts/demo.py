@@ -34,6 +34,7 @@ def main() -> int:
         print(f"PostgreSQL {VERSION} on port {cluster.port}, data in {cluster.datadir}")
         print(f"checkpoint_timeout = {INTERVAL}s, max_wal_size = {cluster.setting('max_wal_size')}, "
               f"walrus.threshold = {cluster.setting('walrus.threshold')}, walrus.max = {cluster.setting('walrus.max')}")
+        cluster.sql("CREATE EXTENSION pg_walrus")
         cluster.wait_for_log(r"pg_walrus: baseline taken", 30)
         pgbench = str(cluster.bindir / "pgbench")
         conn = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
@@ -62,6 +63,15 @@ def main() -> int:
         for line in cluster.log()[log_start:].splitlines():
             if "pg_walrus" in line and ("resizing" in line or "detected" in line or "WARNING" in line):
                 print("  " + line.split(": ", 1)[-1])
+        print("\nSELECT * FROM walrus.history():")
+        for ts, action, old, new, forced, reason in cluster.sql("SELECT * FROM walrus.history()"):
+            print(f"  {ts:%H:%M:%S}  {action:<9} {old:>6} MB -> {new:>6} MB  {forced:>3} forced  {reason}")
+        print("\nSELECT * FROM walrus.recommendations():  (what each strategy would do now)")
+        for strategy, active, current, recommended, action, reason, confidence in cluster.sql(
+                "SELECT * FROM walrus.recommendations()"):
+            mark = "*" if active else " "
+            print(f"  {mark}{strategy:<15} {action:<9} {current:>6} -> {recommended:>6} MB  "
+                  f"confidence {confidence:>3}  {reason}")
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted; removing the cluster")

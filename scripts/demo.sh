@@ -12,8 +12,13 @@ cd "$WALRUS_ROOT"
 version=${1:-15}
 bash scripts/setup.sh "$version"
 log "building and installing pg_walrus into PostgreSQL $version"
-cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
-    --no-default-features --features "pg$version all-strategies" >/dev/null
+build_log=$(mktemp)
+if ! cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
+    --no-default-features --features "pg$version all-strategies" >"$build_log" 2>&1; then
+    cat "$build_log"
+    die "the build failed"
+fi
+rm -f "$build_log"
 
 venv=$(bash scripts/python-env.sh)
 exec "$venv/bin/python" scripts/demo.py "$version"

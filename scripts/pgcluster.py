@@ -62,7 +62,7 @@ class Cluster:
     """One initdb'd, started PostgreSQL cluster."""
 
     def __init__(self, version: str, settings: dict[str, str] | None = None,
-                 preload: bool = True, name: str = "walrus"):
+                 preload: bool = True, name: str = "walrus", standby_of: "Cluster | None" = None):
         self.version = str(version)
         self.bindir = pg_bindir(self.version)
         if not (self.bindir / "initdb").exists():
@@ -74,8 +74,14 @@ class Cluster:
         if os.geteuid() == 0:
             pw = pwd.getpwnam(PG_USER)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                   "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        if standby_of is None:
+            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
+                       "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        else:
+            # A streaming standby: a base backup of the running primary with
+            # standby.signal and primary_conninfo written by -R.
+            self._run([str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(standby_of.port),
+                       "-U", "postgres", "-D", str(self.datadir), "-R", "-X", "stream", "--no-sync"])
         base = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
