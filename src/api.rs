@@ -117,6 +117,8 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
         // ALTER SYSTEM refuses transaction blocks; so does its SQL front door.
         unsafe { pg_sys::PreventInTransactionBlock(true, c"walrus.analyze(apply := true)".as_ptr()) };
     }
+    // Before the recommendation: a write between here and ours makes it stale.
+    let writes = shmem::config_writes();
     let Some(reading) = sizing::read_now() else {
         return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(sizing::active_algorithm()), "applied": false}));
     };
@@ -136,10 +138,21 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
             result["reason"] = json!(apply::RECOMMEND_ONLY_REASON);
             apply::recommend_only_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
         } else {
-            alter_system::set_max_wal_size(rec.decision.new_size_mb);
+            let new_size = rec.decision.new_size_mb;
+            let written = if written_during_this_statement(&writes) {
+                None
+            } else {
+                shmem::write_config(writes.generation, new_size, || alter_system::set_max_wal_size(new_size))
+            };
+            let Some(generation) = written else {
+                // This session's max_wal_size predates a write by the worker
+                // or another analyze: the recommendation is stale.
+                result["reason"] = json!("max_wal_size was changed moments ago; run walrus.analyze again");
+                return JsonB(result);
+            };
             apply::resized(&rec.decision, Some(reading), now);
             result["applied"] = json!(true);
-            apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
+            apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints, generation)
         };
         match history::record(&entry) {
             Ok(()) => {}
@@ -304,3 +317,15 @@ fn require_primary(what: &str) {
     }
 }
 
+
+/// A session processes configuration reloads between statements, and
+/// analyze(apply := true) is always a statement of its own: its view of
+/// max_wal_size can only be stale if pg_walrus wrote the file during this
+/// statement, or moments before it (the reload signal still in flight).
+fn written_during_this_statement(writes: &shmem::ConfigWrites) -> bool {
+    const SIGNAL_SLACK_USECS: i64 = 1_000_000;
+    let started = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    writes.generation > 0
+        && writes.size_mb != server::max_wal_size_mb()
+        && writes.written_at >= started - SIGNAL_SLACK_USECS
+}

@@ -63,9 +63,11 @@ pub fn now_secs() -> f64 {
     clock::monotonic_ns() as f64 / 1e9
 }
 
-/// The history row for a decision that was applied.
-pub fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
-    entry(decision, decision.action.as_str(), strategy, forced, json!({"applied": true}))
+/// The history row for a decision that was applied as the `generation`-th
+/// write of max_wal_size (rows sorted by it follow the file's history even
+/// when concurrent writers commit their rows out of order).
+pub fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, generation: u64) -> Entry<'a> {
+    entry(decision, decision.action.as_str(), strategy, forced, json!({"applied": true, "config_generation": generation}))
 }
 
 /// The history row for a decision whose ALTER SYSTEM failed.

@@ -59,6 +59,23 @@ unsafe impl PGRXSharedMemory for WalrusState {}
 
 static STATE: PgLwLock<WalrusState> = unsafe { PgLwLock::new(c"pg_walrus_state") };
 
+/// Serialises writes of max_wal_size by the worker and walrus.analyze(apply):
+/// held only across check, ALTER SYSTEM and bump, never across anything that
+/// can wait on a heavyweight lock (LWLock waits cannot be interrupted).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ConfigWrites {
+    /// Bumped by every max_wal_size pg_walrus writes.
+    pub generation: u64,
+    /// The size the last write set, MB.
+    pub size_mb: i32,
+    /// When it was written (timestamptz).
+    pub written_at: pg_sys::TimestampTz,
+}
+
+unsafe impl PGRXSharedMemory for ConfigWrites {}
+
+static CONFIG_WRITES: PgLwLock<ConfigWrites> = unsafe { PgLwLock::new(c"pg_walrus_config_writes") };
+
 /// Set in the postmaster while preloading, inherited by every backend it
 /// forks: without preload there is no shared memory to touch.
 static AVAILABLE: AtomicBool = AtomicBool::new(false);
@@ -66,13 +83,38 @@ static AVAILABLE: AtomicBool = AtomicBool::new(false);
 /// Requests the segment. Call from `_PG_init`, only while preloading.
 pub fn init() {
     pg_shmem_init!(STATE);
+    pg_shmem_init!(CONFIG_WRITES);
     AVAILABLE.store(true, Ordering::Relaxed);
 }
 
-/// Bytes of shared memory pg_walrus asks for (its state; the LWLock comes
-/// from PostgreSQL's named tranche).
+/// Bytes of shared memory pg_walrus asks for (the LWLocks come from
+/// PostgreSQL's named tranches).
 pub fn footprint_bytes() -> usize {
-    std::mem::size_of::<WalrusState>()
+    std::mem::size_of::<WalrusState>() + std::mem::size_of::<ConfigWrites>()
+}
+
+/// The current config-write generation (0 when not preloaded).
+pub fn config_writes() -> ConfigWrites {
+    if available() { *CONFIG_WRITES.share() } else { ConfigWrites::default() }
+}
+
+/// Writes a new size unless another write happened since `seen_generation`:
+/// `write` runs under the lock (it raises on failure, which releases it).
+/// Returns the new generation, or `None` when the decision was superseded.
+pub fn write_config(seen_generation: u64, size_mb: i32, write: impl FnOnce()) -> Option<u64> {
+    if !available() {
+        write();
+        return Some(0);
+    }
+    let mut writes = CONFIG_WRITES.exclusive();
+    if writes.generation != seen_generation {
+        return None;
+    }
+    write();
+    writes.generation += 1;
+    writes.size_mb = size_mb;
+    writes.written_at = unsafe { pg_sys::GetCurrentTimestamp() };
+    Some(writes.generation)
 }
 
 pub fn available() -> bool {

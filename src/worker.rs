@@ -144,11 +144,21 @@ struct Worker {
     /// Set when this cycle already warned that history cannot be written, so
     /// a DBA sees that at most once per cycle.
     history_warned: bool,
+    /// The config-write generation this worker's view of max_wal_size
+    /// includes; decisions are made at it and applied only if still current.
+    seen_generation: u64,
 }
 
 impl Worker {
     fn cycle(&mut self) {
         self.history_warned = false;
+        // walrus.analyze(apply := true) may have written max_wal_size since
+        // the last cycle; read the file now rather than wait for the SIGHUP.
+        let writes = shmem::config_writes();
+        if writes.generation != self.seen_generation {
+            reload_configuration();
+            self.seen_generation = writes.generation;
+        }
         let reading = match txn::guarded(sizing::read_now) {
             Ok(Some(reading)) => reading,
             Ok(None) => {
@@ -277,12 +287,17 @@ impl Worker {
             self.failed = None;
             return;
         }
-        let new_size = decision.new_size_mb;
-        match txn::guarded(move || alter_system::set_max_wal_size(new_size)) {
-            Ok(()) => {
+        let (new_size, seen) = (decision.new_size_mb, self.seen_generation);
+        let write = move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size));
+        match txn::guarded(write) {
+            Ok(None) => {
+                log!("pg_walrus: decision superseded by a change applied meanwhile; deciding again next cycle");
+            }
+            Ok(Some(generation)) => {
+                self.seen_generation = generation;
                 // The worker's own cycle already moved the baseline.
                 apply::resized(&decision, None, decided_at);
-                self.record(&apply::applied_entry(&decision, strategy, forced));
+                self.record(&apply::applied_entry(&decision, strategy, forced, generation));
                 self.failed = None;
             }
             Err(error) => {
