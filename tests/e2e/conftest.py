@@ -1,6 +1,7 @@
 """Shared fixtures: every test gets its own cluster, per PostgreSQL version."""
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -69,3 +70,16 @@ def cluster_with_extension(make_cluster, **settings):
     cluster.sql("CREATE EXTENSION pg_walrus")
     cluster.wait_for_log(BASELINE, 30)
     return cluster
+
+
+def assert_worker_survived_and_history_complete(cluster, pid):
+    """The same worker process is alive, and every resize and every failed
+    ALTER SYSTEM in the log has its history row."""
+    assert cluster.worker_pid() == pid, "the worker is the same process"
+    log = cluster.log()
+    applied = len(re.findall(RESIZED, log))
+    failed = len(re.findall(r"pg_walrus: failed to execute ALTER SYSTEM", log))
+    rows = dict(cluster.sql("SELECT CASE WHEN action = 'failed' THEN 'failed' ELSE 'applied' END, count(*) "
+                            "FROM walrus.history WHERE action IN ('increase', 'decrease', 'capped', 'failed') "
+                            "GROUP BY 1"))
+    assert (rows.get("applied", 0), rows.get("failed", 0)) == (applied, failed), (rows, applied, failed)

@@ -3,7 +3,8 @@ flood of warnings (docs/operations.md lists each with what pg_walrus does)."""
 
 import re
 
-from conftest import BASELINE, DETECTED, RESIZED, cluster_with_extension, max_wal_size_mb, wait_for
+from conftest import (BASELINE, DETECTED, RESIZED, assert_worker_survived_and_history_complete,
+                      cluster_with_extension, max_wal_size_mb, wait_for)
 
 QUIET_OR_LOUD = r"pg_walrus: (?:detected )?(\d+) forced checkpoints over (\d+) seconds"
 
@@ -15,6 +16,7 @@ def reset_stats(cluster):
 
 def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive(make_cluster):
     cluster = cluster_with_extension(make_cluster)
+    pid = cluster.worker_pid()
     cluster.generate_wal(48)  # a few checkpoints before the reset
     start = cluster.log_offset()
     reset_stats(cluster)
@@ -25,10 +27,12 @@ def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive
     log = cluster.log()[start:]
     assert not re.search(DETECTED, log) and not re.search(RESIZED, log)
     assert cluster.sql("SELECT count(*) FROM walrus.history")[0][0] == 0
+    assert_worker_survived_and_history_complete(cluster, pid)
 
 
 def test_checkpoints_while_disabled_never_grow_after_reenabling(make_cluster):
     cluster = cluster_with_extension(make_cluster, **{"walrus.enable": "off"})
+    pid = cluster.worker_pid()
     cluster.generate_wal(160)
     cluster.wait_for_log(r"walrus.enable is off; baseline updated, no decision", 45)
     start = cluster.log_offset()
@@ -39,6 +43,7 @@ def test_checkpoints_while_disabled_never_grow_after_reenabling(make_cluster):
     assert int(quiet.group(1)) < 2, "the checkpoints from the disabled period were not counted"
     assert not re.search(RESIZED, cluster.log()[start:])
     assert max_wal_size_mb(cluster) == 32
+    assert_worker_survived_and_history_complete(cluster, pid)
 
 
 def test_history_table_dropped_while_running(make_cluster):
@@ -89,6 +94,7 @@ def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_versio
         import pytest
         pytest.skip("allow_alter_system exists from PostgreSQL 17")
     cluster = cluster_with_extension(make_cluster, allow_alter_system="off")
+    pid = cluster.worker_pid()
     assert cluster.one("SELECT walrus.status()")["mode"] == "recommend-only"
     start = cluster.log_offset()
     cluster.generate_wal(160)
@@ -112,3 +118,5 @@ def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_versio
     resumed = cluster.log_offset()
     cluster.generate_wal(160)
     cluster.wait_for_log(RESIZED, 60, after=resumed)
+    wait_for(lambda: cluster.sql("SELECT 1 FROM walrus.history WHERE action IN ('increase', 'capped')"), 10, "the row")
+    assert_worker_survived_and_history_complete(cluster, pid)

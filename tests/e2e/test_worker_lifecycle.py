@@ -3,15 +3,15 @@
 import os
 import re
 
-from conftest import BASELINE, DETECTED, RESIZED
+from conftest import (BASELINE, DETECTED, RESIZED, assert_worker_survived_and_history_complete,
+                      cluster_with_extension, wait_for)
 
 QUIET = r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds"
 ALTER_FAILED = r"WARNING:  pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle"
 
 
 def test_alter_system_failure_is_caught_and_retried(make_cluster):
-    cluster = make_cluster()
-    cluster.wait_for_log(BASELINE, 30)
+    cluster = cluster_with_extension(make_cluster)
     pid = cluster.worker_pid()
     assert pid
 
@@ -27,6 +27,8 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     assert cluster.setting("max_wal_size") == "32MB"
     assert "max_wal_size" not in cluster.auto_conf()
     assert cluster.worker_pid() == pid, "the worker survived the ERROR"
+    failed = wait_for(lambda: cluster.sql("SELECT action, metadata FROM walrus.history"), 10, "the failed row")
+    assert failed[0][0] == "failed" and "postgresql.auto.conf.tmp" in failed[0][1]["error"]
 
     # Next cycle, with the fault gone, the same decision is retried.
     os.rmdir(blocker)
@@ -34,6 +36,10 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     resized = cluster.wait_for_log(RESIZED, 45, after=after_fix)
     assert int(resized.group(1)) == 32 and int(resized.group(2)) > 32
     assert cluster.worker_pid() == pid, "same worker process one cycle later"
+    rows = wait_for(lambda: len(cluster.sql("SELECT 1 FROM walrus.history")) >= 2 and
+                    cluster.sql("SELECT action FROM walrus.history ORDER BY id"), 10, "the retry's row")
+    assert rows[0][0] == "failed" and rows[1][0] in ("increase", "capped")
+    assert_worker_survived_and_history_complete(cluster, pid)
     assert "server process" not in cluster.log()[start:], "no backend crashed"
 
 
