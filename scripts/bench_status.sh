@@ -5,6 +5,9 @@ source "$(dirname "$0")/common.sh"
 cd "$WALRUS_ROOT"
 version=${1:-15}
 bash scripts/setup.sh "$version"
-cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-default-features --features "pg$version all-strategies" >/dev/null
+build_log=$(mktemp)
+cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-default-features \
+    --features "pg$version all-strategies" >"$build_log" 2>&1 || { cat "$build_log"; die "the build failed"; }
+rm -f "$build_log"
 bash scripts/python-env.sh >/dev/null
 exec "$WALRUS_CACHE/venv/bin/python" scripts/bench_status.py "$@"
