@@ -2,6 +2,7 @@
 //! decide, apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
+use std::ffi::CStr;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -39,14 +40,7 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     // postmaster retries after RESTART_INTERVAL.
     BackgroundWorker::connect_worker_to_spi(Some(&guc::database()), None);
     // Names the worker in pg_stat_activity.application_name and log lines (%a).
-    unsafe {
-        pg_sys::SetConfigOption(
-            c"application_name".as_ptr(),
-            c"pg_walrus".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-        );
-    }
+    set_option(c"application_name", c"pg_walrus");
     log!("pg_walrus worker started");
 
     shmem::update(|state| {
@@ -55,15 +49,9 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
         // from before it was stopped.
         state.has_baseline = false;
     });
-    // Only fully qualified objects: no schema on the path can shadow them.
-    unsafe {
-        pg_sys::SetConfigOption(
-            c"search_path".as_ptr(),
-            c"pg_catalog, pg_temp".as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            pg_sys::GucSource::PGC_S_OVERRIDE,
-        );
-    }
+    // Only fully qualified objects: no schema on the path can shadow them,
+    // whatever the database's default search_path says.
+    set_option(c"search_path", c"pg_catalog, pg_temp");
 
     let mut worker = Worker::default();
     let mut cycle_started = Instant::now();
@@ -79,6 +67,19 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     // pg_terminate_backend the postmaster restarts us; during a server
     // shutdown it does not.
     unsafe { pg_sys::proc_exit(1) };
+}
+
+/// Sets a setting for the worker's whole life, over any default from the
+/// database or role.
+fn set_option(name: &CStr, value: &CStr) {
+    unsafe {
+        pg_sys::SetConfigOption(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
+        );
+    }
 }
 
 /// Sleeps until a full `checkpoint_timeout` has passed since `since`,
