@@ -7,10 +7,5 @@ source "$(dirname "$0")/common.sh"
 cd "$WALRUS_ROOT"
 out=${1:-docs}
 cargo run --quiet --release -p walrus-strategies --bin walrus-sim -- --csv "$out/simulation.csv"
-venv="$WALRUS_CACHE/plot-venv"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/requirements-plot.txt "$venv/requirements.txt"; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-plot.txt
-    cp scripts/requirements-plot.txt "$venv/requirements.txt"
-fi
+venv=$(bash scripts/plot-env.sh)
 "$venv/bin/python" scripts/plot_simulation.py "$out/simulation.csv" "$out/simulation.png"

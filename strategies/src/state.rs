@@ -9,7 +9,7 @@
 use crate::adaptive::AdaptiveState;
 
 /// Bumped whenever the layout changes, so a mismatched reader can tell.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// Recent intervals kept for the WAL-based strategies and status().
 pub const WAL_RING_LEN: usize = 64;

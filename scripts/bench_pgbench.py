@@ -1,0 +1,153 @@
+"""Real-server benchmark (a script, not a test): pgbench TPC-B with and
+without pg_walrus, against an oracle size. Run through scripts/bench_pgbench.sh.
+
+Per run: a fresh cluster, pgbench data initialised before pg_walrus is
+preloaded, then a restart so that the worker's baseline and the load start
+together; checkpoint_timeout 30 s; max_wal_size 64 MB at the start. Every 30 s
+from the load start (the worker's intervals) we record forced and timed
+checkpoints, WAL written and max_wal_size.
+
+Configurations, interleaved (A B C ... A B C ...):
+  oracle          static max_wal_size = (1 + cct) x (W + 2 segments), W
+                  measured first with a huge max_wal_size and no pg_walrus
+  static-64MB     no pg_walrus
+  <strategy>      pg_walrus with walrus.algorithm = <strategy>, defaults
+"""
+
+import json
+import math
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgcluster import Cluster  # noqa: E402
+
+VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
+REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 180
+OUT = Path(sys.argv[4]) if len(sys.argv) > 4 else Path("docs")
+STRATEGIES = ["multiplicative", "additive", "adaptive", "percentile"]
+INTERVAL = 30
+SCALE, CLIENTS = 20, 4
+BASE = {"checkpoint_timeout": f"'{INTERVAL}s'", "min_wal_size": "'32MB'", "log_min_messages": "warning"}
+
+
+def size_for_wal_mb(wal_bytes: float, cct: float = 0.9, segment_mb: int = 16) -> int:
+    """The oracle formula (strategies/src/evidence.rs, size_for_wal_mb)."""
+    segments = math.ceil(wal_bytes / 1048576 / segment_mb) + 2
+    return math.ceil((1 + cct) * segments * segment_mb)
+
+
+def counters(c: Cluster):
+    if int(VERSION) >= 17:
+        req, timed = c.sql("SELECT num_requested, num_timed FROM pg_stat_checkpointer")[0]
+    else:
+        req, timed = c.sql("SELECT checkpoints_req, checkpoints_timed FROM pg_stat_bgwriter")[0]
+    lsn = int(c.one("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"))
+    size = int(c.one("SELECT setting FROM pg_settings WHERE name = 'max_wal_size'"))
+    return req, timed, lsn, size
+
+
+def run(config: str, max_wal_size_mb: int) -> dict:
+    walrus = config in STRATEGIES
+    settings = dict(BASE, max_wal_size=f"'{max_wal_size_mb}MB'")
+    cluster = Cluster(VERSION, settings, preload=False, name=f"walrus-bench-{config}")
+    try:
+        cluster.start()
+        pgbench = str(cluster.bindir / "pgbench")
+        args = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
+        subprocess.run([pgbench, "-i", "-s", str(SCALE), "-q", *args, "postgres"], check=True, capture_output=True)
+        cluster.one("CHECKPOINT")
+        if walrus:
+            with open(cluster.datadir / "postgresql.conf", "a") as conf:
+                conf.write(f"shared_preload_libraries = 'pg_walrus'\nwalrus.algorithm = '{config}'\n"
+                           "log_min_messages = debug1\n")
+            cluster.restart()
+            cluster.sql("CREATE EXTENSION pg_walrus")
+            cluster.wait_for_log(r"pg_walrus: baseline taken", 30)
+        else:
+            cluster.restart()
+        logdir = cluster.root / "pgbench-log"
+        logdir.mkdir()
+        load = subprocess.Popen([pgbench, "-c", str(CLIENTS), "-j", "2", "-T", str(SECONDS), "--log",
+                                 "--sampling-rate=0.05", f"--log-prefix={logdir}/tx", *args, "postgres"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        began = time.monotonic()
+        previous = counters(cluster)
+        intervals = []
+        for k in range(1, SECONDS // INTERVAL + 1):
+            time.sleep(max(0.0, began + k * INTERVAL - time.monotonic()))
+            now = counters(cluster)
+            intervals.append({"forced": now[0] - previous[0], "timed": now[1] - previous[1],
+                              "wal_bytes": now[2] - previous[2], "max_wal_size_mb": now[3]})
+            previous = now
+        out = load.communicate(timeout=120)[0]
+        tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+        latencies = []
+        for f in logdir.glob("tx*"):
+            for line in f.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 3:
+                    latencies.append(int(parts[2]) / 1000.0)  # ms
+        latencies.sort()
+        p99 = latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan")
+        return {"config": config, "intervals": intervals, "tps": tps, "p99_ms": p99,
+                "wal_bytes": sum(i["wal_bytes"] for i in intervals),
+                "final_mb": intervals[-1]["max_wal_size_mb"] if intervals else max_wal_size_mb}
+    finally:
+        cluster.close()
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"measuring WAL per interval with max_wal_size = 64 GB, no pg_walrus ({SECONDS} s)", file=sys.stderr)
+    probe = run("measure", 65536)
+    per_interval = [i["wal_bytes"] for i in probe["intervals"][1:]] or [probe["wal_bytes"]]
+    oracle_mb = size_for_wal_mb(max(per_interval))
+    print(f"WAL per interval: max {max(per_interval) / 1048576:.0f} MB -> oracle {oracle_mb} MB", file=sys.stderr)
+
+    configs = ["oracle", "static-64MB"] + STRATEGIES
+    results = {c: [] for c in configs}
+    for repeat in range(REPEATS):
+        for config in configs:
+            start_mb = oracle_mb if config == "oracle" else 64
+            print(f"repeat {repeat + 1}/{REPEATS}: {config}", file=sys.stderr)
+            results[config].append(run(config, start_mb))
+    (OUT / "benchmark.json").write_text(json.dumps({"version": VERSION, "seconds": SECONDS, "oracle_mb": oracle_mb,
+                                                     "probe": probe, "results": results}, indent=1))
+    print(report(results, oracle_mb))
+
+
+def first_quiet_interval(intervals):
+    """1-based interval from which on no checkpoint was forced."""
+    for k in range(len(intervals)):
+        if all(i["forced"] == 0 for i in intervals[k:]):
+            return k + 1
+    return None
+
+
+def report(results, oracle_mb):
+    oracle_wal = statistics.median(r["wal_bytes"] for r in results["oracle"])
+    oracle_tps = [r["tps"] for r in results["oracle"]]
+    lines = [f"Oracle size: {oracle_mb} MB. Medians over {REPEATS} interleaved runs of {SECONDS} s.", "",
+             "| configuration | forced checkpoints per interval | zero forced from interval | final max_wal_size | "
+             "final / oracle | WAL / oracle run | TPS / oracle (median of pairs) | p99 latency (ms) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for config, runs in results.items():
+        forced = [" ".join(str(i["forced"]) for i in r["intervals"]) for r in runs]
+        quiet = [first_quiet_interval(r["intervals"]) for r in runs]
+        final = statistics.median(r["final_mb"] for r in runs)
+        wal = statistics.median(r["wal_bytes"] for r in runs) / oracle_wal
+        ratios = [r["tps"] / o for r, o in zip(runs, oracle_tps)]
+        lines.append(f"| {config} | {' / '.join(forced)} | {', '.join(str(q) if q else 'never' for q in quiet)} | "
+                     f"{final:.0f} MB | {final / oracle_mb:.2f} | {wal:.2f} | {statistics.median(ratios):.2f} | "
+                     f"{statistics.median(r['p99_ms'] for r in runs):.1f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Real-server benchmark (scripts/bench_pgbench.py): pgbench TPC-B without
+# pg_walrus, with each strategy, and at an oracle size; interleaved repeats;
+# writes docs/benchmark.json, prints the markdown table, draws
+# docs/benchmark.png. About an hour with the defaults. Not a test.
+#
+#   scripts/bench_pgbench.sh [version] [repeats] [seconds-per-run] [out-dir]
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$WALRUS_ROOT"
+version=${1:-15}
+out=${4:-docs}
+bash scripts/setup.sh "$version"
+build_log=$(mktemp)
+cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-default-features \
+    --features "pg$version all-strategies" >"$build_log" 2>&1 || { cat "$build_log"; die "the build failed"; }
+rm -f "$build_log"
+venv=$(bash scripts/python-env.sh)
+"$venv/bin/python" scripts/bench_pgbench.py "$version" "${2:-3}" "${3:-180}" "$out" | tee "$out/benchmark.md"
+plot_venv=$(bash scripts/plot-env.sh)
+"$plot_venv/bin/python" scripts/plot_benchmark.py "$out/benchmark.json" "$out/benchmark.png"

@@ -1,0 +1,30 @@
+"""Plots docs/benchmark.json: max_wal_size and forced checkpoints per 30 s
+interval, one line per configuration (first repeat of each)."""
+
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+data = json.load(open(sys.argv[1]))
+fig, (sizes, forced) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+for config, runs in data["results"].items():
+    intervals = runs[0]["intervals"]
+    xs = list(range(1, len(intervals) + 1))
+    sizes.step(xs, [i["max_wal_size_mb"] for i in intervals], where="post", label=config)
+    forced.plot(xs, [i["forced"] for i in intervals], marker="o", label=config)
+sizes.set_ylabel("max_wal_size at interval end (MB)")
+sizes.set_yscale("log")
+sizes.axhline(data["oracle_mb"], color="black", linestyle="--", linewidth=1)
+sizes.legend(fontsize=8, ncol=3)
+forced.set_ylabel("forced checkpoints in interval")
+forced.set_xlabel(f"interval ({data['seconds'] // len(intervals)} s each) from the load start")
+for ax in (sizes, forced):
+    ax.grid(alpha=0.3)
+fig.suptitle(f"pgbench TPC-B, PostgreSQL {data['version']}, start 64 MB (dashed: oracle {data['oracle_mb']} MB)")
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=90)
+print(f"wrote {sys.argv[2]}")
