@@ -38,6 +38,7 @@ fn status() -> JsonB {
         "at_ceiling": current >= settings.max_size_mb,
         "database": guc::database(),
         "strategy": sizing::active_strategy_name(),
+        "active_profile": sizing::active_profile().map(|p| p.name),
         "wal_rate_bytes_per_sec": state.strategies.ring.last().map_or(0.0, |s| s.wal_bytes_per_sec().round()),
         "wal_samples": state.strategies.ring.len(),
         "in_recovery": server::in_recovery(),

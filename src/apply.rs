@@ -119,6 +119,10 @@ fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &'a str, forced:
         _ => json!({}),
     };
     metadata["strategy"] = json!(strategy);
+    let profile = crate::sizing::active_profile().map(|p| p.name);
+    if let Some(name) = &profile {
+        metadata["profile"] = json!(name);
+    }
     if let (Value::Object(target), Value::Object(extra)) = (&mut metadata, extra) {
         target.extend(extra);
     }
@@ -130,6 +134,7 @@ fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &'a str, forced:
         checkpoint_timeout_sec: server::checkpoint_timeout_secs(),
         reason: &decision.reason,
         strategy,
+        profile,
         dry_run: false,
         metadata,
     }

@@ -26,6 +26,22 @@ pub fn now() -> pg_sys::TimestampTz {
     unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
+/// The weekday (Monday = 0) and hour (0..23) now, in the server's time zone
+/// (the `TimeZone` setting), by PostgreSQL's own clock and zone database.
+pub fn local_weekday_hour() -> (u8, u8) {
+    const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+    let unix: pg_sys::pg_time_t = now().div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS;
+    let tm = unsafe { pg_sys::pg_localtime(&unix, pg_sys::session_timezone) };
+    if tm.is_null() {
+        // Only for an unusable zone; UTC arithmetic is the sane fallback.
+        let days = unix.div_euclid(86_400);
+        return (((days + 3).rem_euclid(7)) as u8, (unix.rem_euclid(86_400) / 3600) as u8);
+    }
+    let tm = unsafe { &*tm };
+    // tm_wday counts from Sunday.
+    (((tm.tm_wday + 6) % 7) as u8, tm.tm_hour as u8)
+}
+
 /// `2025-12-30T10:15:30.000000+00:00`: ISO 8601, UTC, microseconds.
 pub fn iso8601_utc(ts: pg_sys::TimestampTz) -> String {
     const USECS_PER_DAY: i64 = 86_400_000_000;

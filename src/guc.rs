@@ -8,6 +8,7 @@ use std::ffi::{CStr, CString, c_char, c_void};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
+use walrus_strategies::profiles::{self, Profile};
 use walrus_strategies::{Algorithm, RateLimits};
 
 use crate::notify;
@@ -34,6 +35,7 @@ static ADDITIVE_INCREMENT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 static EMA_ALPHA: GucSetting<f64> = GucSetting::<f64>::new(0.2);
 static TARGET_PERCENTILE: GucSetting<f64> = GucSetting::<f64>::new(95.0);
 static REQUIRE_WAL_EVIDENCE: GucSetting<bool> = GucSetting::<bool>::new(true);
+static PROFILES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// `walrus.algorithm`'s values: exactly the compiled strategies.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -237,6 +239,20 @@ pub fn init(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"walrus.profiles",
+            c"Time-of-day profiles that override walrus settings (JSON).",
+            c"A JSON array of {name, days, start_hour, end_hour, max_size?, threshold?, shrink_enable?, algorithm?}; \
+              hours in the server's time zone; the first matching profile wins.",
+            &PROFILES,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_profiles),
+            None,
+            None,
+        );
+    }
     if preloading {
         GucRegistry::define_string_guc(
             c"walrus.database",
@@ -250,21 +266,30 @@ pub fn init(preloading: bool) {
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrus".as_ptr()) };
 }
 
-/// Refuses channel names NOTIFY would need quoting or truncation for: at
-/// SET, ALTER SYSTEM and reload alike, so the previous value stays in force.
+/// Refuses malformed profiles at SET, ALTER SYSTEM and reload, naming the
+/// problem, so the previous value stays in force and the worker never sees
+/// an invalid one.
 #[pg_guard]
-unsafe extern "C-unwind" fn check_notify_channel(
+unsafe extern "C-unwind" fn check_profiles(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
-    let value = unsafe {
-        if newval.is_null() || (*newval).is_null() { c"" } else { CStr::from_ptr(*newval) }
-    };
+    let value = unsafe { string_value(newval) };
     let verdict = match value.to_str() {
-        Ok(text) => notify::validate_channel(text),
-        Err(_) => Err("Channel names must be ASCII.".to_owned()),
+        Ok(text) => profiles::parse(text).map(|_| ()),
+        Err(_) => Err("walrus.profiles must be UTF-8 JSON.".to_owned()),
     };
+    check_result(verdict)
+}
+
+unsafe fn string_value<'a>(newval: *mut *mut c_char) -> &'a CStr {
+    unsafe { if newval.is_null() || (*newval).is_null() { c"" } else { CStr::from_ptr(*newval) } }
+}
+
+/// Reports a check hook's verdict the way PostgreSQL expects: false, with
+/// the reason as the error's DETAIL.
+fn check_result(verdict: Result<(), String>) -> bool {
     match verdict {
         Ok(()) => true,
         Err(detail) => {
@@ -273,6 +298,22 @@ unsafe extern "C-unwind" fn check_notify_channel(
             false
         }
     }
+}
+
+/// Refuses channel names NOTIFY would need quoting or truncation for: at
+/// SET, ALTER SYSTEM and reload alike, so the previous value stays in force.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_notify_channel(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let value = unsafe { string_value(newval) };
+    let verdict = match value.to_str() {
+        Ok(text) => notify::validate_channel(text),
+        Err(_) => Err("Channel names must be ASCII.".to_owned()),
+    };
+    check_result(verdict)
 }
 
 pub fn enabled() -> bool {
@@ -350,4 +391,11 @@ pub fn target_percentile() -> f64 {
 
 pub fn require_wal_evidence() -> bool {
     REQUIRE_WAL_EVIDENCE.get()
+}
+
+/// The configured profiles. The check hook already refused invalid JSON, so
+/// a parse error here cannot happen; it would mean "no profiles", never a
+/// panic.
+pub fn profiles() -> Vec<Profile> {
+    PROFILES.get().and_then(|c| c.into_string().ok()).map(|t| profiles::parse(&t).unwrap_or_default()).unwrap_or_default()
 }

@@ -20,6 +20,8 @@ pub struct Entry<'a> {
     pub reason: &'a str,
     /// The strategy that decided.
     pub strategy: &'a str,
+    /// The time-of-day profile in force, if any.
+    pub profile: Option<String>,
     pub dry_run: bool,
     pub metadata: Value,
 }

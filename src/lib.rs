@@ -12,6 +12,7 @@ mod guc;
 mod history;
 mod metrics;
 mod notify;
+mod queries;
 mod server;
 mod shmem;
 mod sizing;
@@ -26,6 +27,7 @@ pgrx::pg_module_magic!();
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!("../sql/history.sql", name = "history", requires = ["bootstrap"]);
+pgrx::extension_sql_file!("../sql/queries.sql", name = "queries", requires = ["bootstrap"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

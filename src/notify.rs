@@ -45,6 +45,7 @@ pub fn payload(entry: &Entry, timestamp: &str) -> String {
             "forced_checkpoints": entry.forced_checkpoints,
             "reason": reason,
             "strategy": entry.strategy,
+            "profile": entry.profile,
             "dry_run": entry.dry_run,
         })
         .to_string()
@@ -80,6 +81,7 @@ mod tests {
             checkpoint_timeout_sec: 30,
             reason,
             strategy: "multiplicative",
+            profile: None,
             dry_run: false,
             metadata: json!({}),
         }

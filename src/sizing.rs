@@ -2,6 +2,7 @@
 //! and the SQL functions ask the very same question.
 
 use walrus_strategies::evidence::{self, RawInterval};
+use walrus_strategies::profiles::Profile;
 use walrus_strategies::{Algorithm, Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, StrategyState};
 
 use crate::shmem::WalrusState;
@@ -30,8 +31,27 @@ pub fn read_now() -> Option<Reading> {
     })
 }
 
-/// The limits in force now (walrus.* and PostgreSQL's own).
+/// The time-of-day profile active now, if any (first match wins).
+pub fn active_profile() -> Option<Profile> {
+    let profiles = guc::profiles();
+    if profiles.is_empty() {
+        return None;
+    }
+    let (weekday, hour) = clock::local_weekday_hour();
+    walrus_strategies::profiles::active(&profiles, weekday, hour).cloned()
+}
+
+/// The limits in force now (walrus.* and PostgreSQL's own), with the active
+/// profile's overrides.
 pub fn settings() -> Settings {
+    let base = configured_settings();
+    match active_profile() {
+        Some(profile) => profile.apply(&base),
+        None => base,
+    }
+}
+
+fn configured_settings() -> Settings {
     Settings {
         threshold: guc::threshold(),
         max_size_mb: guc::max_size_mb(),
@@ -49,9 +69,9 @@ pub fn settings() -> Settings {
     }
 }
 
-/// The algorithm `walrus.algorithm` selects.
+/// The algorithm in force: the active profile's, else `walrus.algorithm`.
 pub fn active_algorithm() -> Algorithm {
-    guc::algorithm()
+    active_profile().and_then(|p| p.algorithm()).unwrap_or_else(guc::algorithm)
 }
 
 pub fn active_strategy_name() -> &'static str {

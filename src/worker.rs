@@ -12,7 +12,7 @@ use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, observe_all};
 
-use crate::{alter_system, apply, clock, guc, history, server, shmem, sizing, txn};
+use crate::{alter_system, apply, clock, guc, history, queries, server, shmem, sizing, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -148,6 +148,8 @@ struct Worker {
     /// The config-write generation this worker's view of max_wal_size
     /// includes; decisions are made at it and applied only if still current.
     seen_generation: u64,
+    /// WAL per statement at the last cycle (pg_stat_statements, if there).
+    wal_by_query: Option<queries::WalByQuery>,
 }
 
 impl Worker {
@@ -171,6 +173,14 @@ impl Worker {
                 return;
             }
         };
+        // Statements' WAL since the last cycle, for growth's history rows;
+        // absent or unloaded pg_stat_statements simply means none.
+        let wal_by_query = txn::guarded(queries::snapshot).ok().flatten();
+        let top_queries = match (&self.wal_by_query, &wal_by_query) {
+            (Some(before), Some(after)) => queries::top_growth(before, after, 3),
+            _ => Vec::new(),
+        };
+        self.wal_by_query = wal_by_query;
         let settings = sizing::settings();
         let enabled = guc::enabled();
         let now = clock::now();
@@ -214,13 +224,20 @@ impl Worker {
                 debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
             }
             Step::Decide(observation, strategies) => {
-                self.decide(&observation, &settings, &strategies, reading.mono_ns as f64 / 1e9)
+                self.decide(&observation, &settings, &strategies, &top_queries, reading.mono_ns as f64 / 1e9)
             }
         }
         self.cleanup_history();
     }
 
-    fn decide(&mut self, observation: &Observation, settings: &Settings, strategies: &StrategyState, decided_at: f64) {
+    fn decide(
+        &mut self,
+        observation: &Observation,
+        settings: &Settings,
+        strategies: &StrategyState,
+        top_queries: &[(i64, f64)],
+        decided_at: f64,
+    ) {
         let forced = observation.forced_checkpoints;
         let secs = observation.interval_secs;
         if settings.is_quiet(forced) {
@@ -244,6 +261,9 @@ impl Worker {
         }
         let strategy = sizing::active_algorithm().strategy();
         let mut decision = strategy.decide(observation, settings, strategies);
+        if matches!(decision.action, Action::Increase | Action::Capped) && !top_queries.is_empty() {
+            decision.metadata["top_wal_queries"] = queries::metadata(top_queries);
+        }
         shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
         if !decision.changes_size() {
             if let Some(retry) = self.failed.take().filter(|d| still_valid(d, observation, settings)) {

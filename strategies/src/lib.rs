@@ -15,6 +15,7 @@ pub mod evidence;
 mod limits;
 mod multiplicative;
 mod observation;
+pub mod profiles;
 mod rate_limit;
 mod shrink;
 pub mod simulator;

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 REGRESS = Path(__file__).resolve().parents[1] / "pg_regress"
-SCHEDULE = ["setup", "guc_catalogue", "api", "metrics", "strategies", "permissions", "dropped_history"]
+SCHEDULE = ["setup", "guc_catalogue", "api", "metrics", "strategies", "permissions", "dropped_history", "profiles"]
 
 
 def test_pg_regress(make_cluster):

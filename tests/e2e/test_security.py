@@ -21,8 +21,11 @@ CALLS = {
     "reset()": ["SELECT walrus.reset()"],
     "shmem_status()": ["SELECT walrus.shmem_status()"],
     "status()": ["SELECT walrus.status()"],
+    "top_wal_queries(integer)": ["SELECT * FROM walrus.top_wal_queries()"],
 }
 MUST_REFUSE = {"SELECT walrus.analyze(apply := true)", "SELECT walrus.reset()", "SELECT walrus.cleanup_history()"}
+# Documented errors that are not about privileges.
+DOCUMENTED = {"SELECT * FROM walrus.top_wal_queries()": psycopg.errors.UndefinedObject}
 
 
 def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(make_cluster):
@@ -30,7 +33,7 @@ def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(mak
     signatures = {r[0] for r in cluster.sql(
         "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p "
         "WHERE p.pronamespace = 'walrus'::regnamespace")}
-    signatures = {re.sub(r"\(apply boolean\)", "(boolean)", re.sub(r"\(strategy text\)", "(text)", s)) for s in signatures}
+    signatures = {re.sub(r'\((apply|strategy|"limit") ', "(", s) for s in signatures}
     assert signatures == set(CALLS), "a new function needs a row in CALLS"
     cluster.sql("CREATE ROLE nobody LOGIN")
     with cluster.connect(user="nobody") as conn:
@@ -38,6 +41,9 @@ def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(mak
             for call in calls:
                 if call in MUST_REFUSE:
                     with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        conn.execute(call)
+                elif call in DOCUMENTED:
+                    with pytest.raises(DOCUMENTED[call]):
                         conn.execute(call)
                 else:
                     conn.execute(call).fetchall()
@@ -105,6 +111,8 @@ def test_every_setting_refuses_out_of_range_and_malformed_values(make_cluster):
             values = bad_values(vartype, min_val, max_val, enumvals)
             if name == "walrus.notify_channel":
                 values = ["Bad-Name", "x'; DROP TABLE walrus.history; --", "a" * 64, "9x"]
+            if name == "walrus.profiles":
+                values = ["{", "[1]", '[{"name": "x"}]', '[{"name": "x", "days": ["Mon"], "start_hour": 99, "end_hour": 1}]']
             for value in values:
                 # ALTER SYSTEM takes no bind parameters: quote the literal.
                 literal = "'" + value.replace("'", "''") + "'"
