@@ -8,6 +8,7 @@ mod alter_system;
 mod api;
 mod apply;
 mod clock;
+mod compat;
 mod guc;
 mod history;
 mod metrics;

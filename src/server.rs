@@ -53,24 +53,12 @@ pub fn in_recovery() -> bool {
     unsafe { pg_sys::RecoveryInProgress() }
 }
 
-/// Whether this server lets ALTER SYSTEM write postgresql.auto.conf:
-/// PostgreSQL 17's `allow_alter_system` (managed services turn it off);
-/// always true before 17. When false pg_walrus only recommends.
-pub fn alter_system_allowed() -> bool {
-    #[cfg(any(feature = "pg17", feature = "pg18"))]
-    {
-        unsafe { pg_sys::AllowAlterSystem }
-    }
-    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
-    {
-        true
-    }
-}
-
 /// "auto", or "recommend-only" when ALTER SYSTEM is not allowed.
 pub fn mode() -> &'static str {
     if alter_system_allowed() { "auto" } else { "recommend-only" }
 }
+
+pub use crate::compat::alter_system_allowed;
 
 /// Asks the postmaster to reload the configuration files, as
 /// `pg_reload_conf()` does. Returns the OS error if the signal failed.

@@ -2,9 +2,11 @@
 //!
 //! PG 15/16 keep them with the bgwriter stats (`requested_checkpoints`,
 //! `timed_checkpoints`); PG 17+ moved them to pg_stat_checkpointer
-//! (`num_requested`, `num_timed`). Nothing else in the extension knows.
+//! (`num_requested`, `num_timed`). `compat` holds the per-version reading.
 
 use pgrx::pg_sys;
+
+use crate::compat;
 
 /// Cumulative checkpoint counters since the last stats reset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,28 +32,6 @@ pub fn checkpoint_counts() -> Option<CheckpointCounts> {
         if stats.is_null() {
             return None;
         }
-        read_counts(&*stats)
+        compat::read_counts(&*stats)
     }
-}
-
-/// PG 15/16 reset the checkpointer's counters together with the bgwriter's
-/// (`pg_stat_reset_shared('bgwriter')`), and only the bgwriter's stats carry
-/// the reset time.
-#[cfg(any(feature = "pg15", feature = "pg16"))]
-unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Option<CheckpointCounts> {
-    let bgwriter = unsafe { pg_sys::pgstat_fetch_stat_bgwriter() };
-    if bgwriter.is_null() {
-        return None;
-    }
-    Some(CheckpointCounts {
-        requested: stats.requested_checkpoints,
-        timed: stats.timed_checkpoints,
-        reset_at: unsafe { (*bgwriter).stat_reset_timestamp },
-    })
-}
-
-/// PG 17+ keep pg_stat_checkpointer apart, with its own reset time.
-#[cfg(any(feature = "pg17", feature = "pg18"))]
-unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Option<CheckpointCounts> {
-    Some(CheckpointCounts { requested: stats.num_requested, timed: stats.num_timed, reset_at: stats.stat_reset_timestamp })
 }
