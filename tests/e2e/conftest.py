@@ -15,7 +15,10 @@ from pgcluster import Cluster  # noqa: E402
 VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 
 # Debug lines (baseline, reloads) are part of the worker's logging contract.
+# 32 MB of shared_buffers: the suite starts one cluster per test, all at
+# once; forced checkpoints follow WAL volume, not buffer size.
 WORKER_TEST_SETTINGS = {
+    "shared_buffers": "'32MB'",
     "checkpoint_timeout": "'30s'",
     "log_min_messages": "debug1",
     "max_wal_size": "'32MB'",
