@@ -15,7 +15,7 @@ build_log=$(mktemp)
 cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-default-features \
     --features "pg$version all-strategies" >"$build_log" 2>&1 || { cat "$build_log"; die "the build failed"; }
 rm -f "$build_log"
-venv=$(bash scripts/python-env.sh)
-"$venv/bin/python" scripts/bench_pgbench.py "$version" "${2:-3}" "${3:-180}" "$out" | tee "$out/benchmark.md"
-plot_venv=$(bash scripts/plot-env.sh)
+venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
+"$venv/bin/python" scripts/bench_pgbench.py "$version" "${2:-3}" "${3:-180}" "$out" | tee "$out/benchmark-table.md"
+plot_venv=$(bash scripts/venv.sh plot-venv scripts/requirements-plot.txt)
 "$plot_venv/bin/python" scripts/plot_benchmark.py "$out/benchmark.json" "$out/benchmark.png"

@@ -9,5 +9,5 @@ build_log=$(mktemp)
 cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-default-features \
     --features "pg$version all-strategies" >"$build_log" 2>&1 || { cat "$build_log"; die "the build failed"; }
 rm -f "$build_log"
-bash scripts/python-env.sh >/dev/null
+bash scripts/venv.sh venv tests/e2e/requirements.txt >/dev/null
 exec "$WALRUS_CACHE/venv/bin/python" scripts/bench_status.py "$@"

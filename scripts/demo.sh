@@ -20,5 +20,5 @@ if ! cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
 fi
 rm -f "$build_log"
 
-venv=$(bash scripts/python-env.sh)
+venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
 exec "$venv/bin/python" scripts/demo.py "$version"

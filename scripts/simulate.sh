@@ -7,5 +7,5 @@ source "$(dirname "$0")/common.sh"
 cd "$WALRUS_ROOT"
 out=${1:-docs}
 cargo run --quiet --release -p walrus-strategies --bin walrus-sim -- --csv "$out/simulation.csv"
-venv=$(bash scripts/plot-env.sh)
+venv=$(bash scripts/venv.sh plot-venv scripts/requirements-plot.txt)
 "$venv/bin/python" scripts/plot_simulation.py "$out/simulation.csv" "$out/simulation.png"

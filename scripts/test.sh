@@ -47,7 +47,7 @@ for v in "${versions[@]}"; do
     cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v all-strategies" >/dev/null
 done
 
-venv=$(bash scripts/python-env.sh)
+venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
 
 log "end-to-end tests on PostgreSQL ${versions[*]}"
 # The tests mostly wait on the worker's 30 s cycle, so they all run at once.
