@@ -2,6 +2,7 @@
 against a preloaded cluster: the SQL surface, its error texts and the GUC
 catalogue, byte for byte."""
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,3 +17,5 @@ def test_pg_regress(make_cluster):
     result = cluster.pg_regress(REGRESS, out, SCHEDULE)
     diffs = out / "regression.diffs"
     assert result.returncode == 0, result.stdout + result.stderr + (diffs.read_text() if diffs.exists() else "")
+    # Kept only when it failed: then it holds the diffs.
+    shutil.rmtree(out, ignore_errors=True)
