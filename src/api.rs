@@ -30,7 +30,7 @@ fn status() -> JsonB {
         "shrink_factor": settings.shrink_factor,
         "shrink_intervals": settings.shrink_intervals,
         "min_size_mb": settings.min_size_mb,
-        "worker_running": worker_pid(&state).is_some(),
+        "worker_running": shmem::running_worker_pid(&state).is_some(),
         "last_check_time": timestamp(state.last_check_time),
         "last_adjustment_time": timestamp(state.last_adjustment_time),
         "total_adjustments": state.total_adjustments,
@@ -206,7 +206,7 @@ fn reset() -> bool {
 fn shmem_status() -> JsonB {
     let state = shmem::snapshot();
     JsonB(json!({
-        "worker_pid": worker_pid(&state),
+        "worker_pid": shmem::running_worker_pid(&state),
         "total_increases": state.total_increases,
         "total_decreases": state.total_decreases,
         "current_recommendation_mb": (state.last_recommendation_mb > 0).then_some(state.last_recommendation_mb),
@@ -282,12 +282,6 @@ fn stats_unavailable_json(algorithm: Algorithm) -> Value {
         "confidence": 0,
         "strategy": algorithm.name(),
     })
-}
-
-/// The worker's pid if it is registered and its process is alive.
-pub fn worker_pid(state: &WalrusState) -> Option<i32> {
-    (state.worker_pid != 0 && !unsafe { pg_sys::BackendPidGetProc(state.worker_pid) }.is_null())
-        .then_some(state.worker_pid)
 }
 
 fn timestamp(ts: pg_sys::TimestampTz) -> Value {

@@ -35,7 +35,7 @@ const MB: f64 = 1024.0 * 1024.0;
 pub fn collect() -> Vec<Metric> {
     let state = shmem::snapshot();
     let limits = RateLimitStatus::of(&state);
-    let worker_running = crate::api::worker_pid(&state).is_some();
+    let worker_running = shmem::running_worker_pid(&state).is_some();
     let gauge = |name, help, value| Metric { name, kind: Kind::Gauge, help, value };
     let counter = |name, help, value: i64| Metric { name, kind: Kind::Counter, help, value: value as f64 };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };

@@ -135,6 +135,13 @@ pub fn update<R>(change: impl FnOnce(&mut WalrusState) -> R) -> Option<R> {
     Some(change(&mut state))
 }
 
+/// The worker's pid if it registered and its process is alive: a worker
+/// that crashed leaves its pid behind, which no live backend then has.
+pub fn running_worker_pid(state: &WalrusState) -> Option<i32> {
+    (state.worker_pid != 0 && !unsafe { pg_sys::BackendPidGetProc(state.worker_pid) }.is_null())
+        .then_some(state.worker_pid)
+}
+
 impl WalrusState {
     /// Starts a new interval at this reading.
     pub fn rebaseline(&mut self, reading: &Reading) {

@@ -265,10 +265,10 @@ impl Worker {
             decision.metadata["top_wal_queries"] = queries::metadata(top_queries);
         }
         shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
-        if !decision.changes_size() {
-            if let Some(retry) = self.failed.take().filter(|d| still_valid(d, observation, settings)) {
-                decision = retry;
-            }
+        if !decision.changes_size()
+            && let Some(retry) = self.failed.take().filter(|d| still_valid(d, observation, settings))
+        {
+            decision = retry;
         }
         self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
