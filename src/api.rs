@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use walrus_strategies::{Action, Algorithm};
 
 use crate::shmem::WalrusState;
-use crate::sizing::{self, Recommendation};
+use crate::sizing::{self, Recommendation, Regime};
 use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem};
 
 /// The extension's state and settings, for anyone.
@@ -17,7 +17,8 @@ use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem};
 #[search_path(pg_catalog, pg_temp)]
 fn status() -> JsonB {
     let state = shmem::snapshot();
-    let settings = sizing::settings();
+    let regime = Regime::now();
+    let settings = &regime.settings;
     let current = server::max_wal_size_mb();
     let limits = apply::RateLimitStatus::of(&state);
     JsonB(json!({
@@ -37,8 +38,8 @@ fn status() -> JsonB {
         "quiet_intervals": state.quiet_intervals,
         "at_ceiling": current >= settings.max_size_mb,
         "database": guc::database(),
-        "strategy": sizing::active_strategy_name(),
-        "active_profile": sizing::active_profile().map(|p| p.name),
+        "strategy": regime.algorithm.name(),
+        "active_profile": regime.profile_name(),
         "wal_rate_bytes_per_sec": state.strategies.ring.last().map_or(0.0, |s| s.wal_bytes_per_sec().round()),
         "wal_samples": state.strategies.ring.len(),
         "in_recovery": server::in_recovery(),
@@ -55,14 +56,15 @@ fn status() -> JsonB {
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn recommendation() -> JsonB {
-    JsonB(recommendation_of(sizing::active_algorithm()))
+    let regime = Regime::now();
+    JsonB(recommendation_of(&regime, regime.algorithm))
 }
 
 /// What a named strategy would do now (any compiled one, active or not).
 #[pg_extern(name = "recommendation")]
 #[search_path(pg_catalog, pg_temp)]
 fn recommendation_for(strategy: &str) -> JsonB {
-    JsonB(recommendation_of(algorithm_named(strategy)))
+    JsonB(recommendation_of(&Regime::now(), algorithm_named(strategy)))
 }
 
 /// Every compiled strategy's recommendation, side by side.
@@ -81,14 +83,15 @@ fn recommendations() -> TableIterator<
         name!(confidence, i32),
     ),
 > {
-    let active = sizing::active_algorithm();
+    let regime = Regime::now();
+    let active = regime.algorithm;
     let state = shmem::snapshot();
     let reading = sizing::read_now();
     let rows: Vec<_> = Algorithm::ALL
         .iter()
         .map(|&algorithm| match &reading {
             Some(reading) => {
-                let rec = sizing::recommend(&state, reading, algorithm);
+                let rec = sizing::recommend(&state, reading, &regime, algorithm);
                 let d = rec.decision;
                 (rec.strategy.to_owned(), algorithm == active, d.old_size_mb, d.new_size_mb,
                  d.action.as_str().to_owned(), d.reason, i32::from(rec.confidence))
@@ -120,10 +123,11 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
     }
     // Before the recommendation: a write between here and ours makes it stale.
     let writes = shmem::config_writes();
+    let regime = Regime::now();
     let Some(reading) = sizing::read_now() else {
-        return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(sizing::active_algorithm()), "applied": false}));
+        return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(regime.algorithm), "applied": false}));
     };
-    let rec = sizing::recommend(&shmem::snapshot(), &reading, sizing::active_algorithm());
+    let rec = sizing::recommend(&shmem::snapshot(), &reading, &regime, regime.algorithm);
     let applies = matches!(rec.decision.action, Action::Increase | Action::Capped | Action::Decrease);
     let mut result = json!({"analyzed": true, "recommendation": recommendation_json(&rec), "applied": false});
     if apply && applies && rec.decision.changes_size() {
@@ -255,9 +259,9 @@ fn recommendation_json(rec: &Recommendation) -> Value {
     })
 }
 
-fn recommendation_of(algorithm: Algorithm) -> Value {
+fn recommendation_of(regime: &Regime, algorithm: Algorithm) -> Value {
     match sizing::read_now() {
-        Some(reading) => recommendation_json(&sizing::recommend(&shmem::snapshot(), &reading, algorithm)),
+        Some(reading) => recommendation_json(&sizing::recommend(&shmem::snapshot(), &reading, regime, algorithm)),
         None => stats_unavailable_json(algorithm),
     }
 }

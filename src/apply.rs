@@ -119,10 +119,8 @@ fn entry<'a>(decision: &'a Decision, action: &'a str, strategy: &'a str, forced:
         _ => json!({}),
     };
     metadata["strategy"] = json!(strategy);
-    let profile = crate::sizing::active_profile().map(|p| p.name);
-    if let Some(name) = &profile {
-        metadata["profile"] = json!(name);
-    }
+    // Stamped by sizing::Regime::decide when a profile was in force.
+    let profile = metadata.get("profile").and_then(Value::as_str).map(str::to_owned);
     if let (Value::Object(target), Value::Object(extra)) = (&mut metadata, extra) {
         target.extend(extra);
     }

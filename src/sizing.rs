@@ -31,24 +31,52 @@ pub fn read_now() -> Option<Reading> {
     })
 }
 
-/// The time-of-day profile active now, if any (first match wins).
-pub fn active_profile() -> Option<Profile> {
+/// What is in force at one moment: the time-of-day profile (first match
+/// wins), the settings with its overrides, and the algorithm. Taken once per
+/// cycle or call, so a cycle that straddles an hour boundary cannot mix two
+/// profiles (one's thresholds with the next one's algorithm).
+#[derive(Debug, Clone)]
+pub struct Regime {
+    pub profile: Option<Profile>,
+    pub settings: Settings,
+    /// The active profile's algorithm, else `walrus.algorithm`.
+    pub algorithm: Algorithm,
+}
+
+impl Regime {
+    pub fn now() -> Regime {
+        let profile = active_profile();
+        let base = configured_settings();
+        let settings = match &profile {
+            Some(profile) => profile.apply(&base),
+            None => base,
+        };
+        let algorithm = profile.as_ref().and_then(Profile::algorithm).unwrap_or_else(guc::algorithm);
+        Regime { profile, settings, algorithm }
+    }
+
+    pub fn profile_name(&self) -> Option<&str> {
+        self.profile.as_ref().map(|p| p.name.as_str())
+    }
+
+    /// `algorithm`'s decision on `observation`, naming the profile in its
+    /// metadata (history shows which profile a decision was made under).
+    pub fn decide(&self, algorithm: Algorithm, observation: &Observation, strategies: &StrategyState) -> Decision {
+        let mut decision = algorithm.strategy().decide(observation, &self.settings, strategies);
+        if let (Some(name), serde_json::Value::Object(metadata)) = (self.profile_name(), &mut decision.metadata) {
+            metadata.insert("profile".into(), serde_json::json!(name));
+        }
+        decision
+    }
+}
+
+fn active_profile() -> Option<Profile> {
     let profiles = guc::profiles();
     if profiles.is_empty() {
         return None;
     }
     let (weekday, hour) = clock::local_weekday_hour();
     walrus_strategies::profiles::active(&profiles, weekday, hour).cloned()
-}
-
-/// The limits in force now (walrus.* and PostgreSQL's own), with the active
-/// profile's overrides.
-pub fn settings() -> Settings {
-    let base = configured_settings();
-    match active_profile() {
-        Some(profile) => profile.apply(&base),
-        None => base,
-    }
 }
 
 fn configured_settings() -> Settings {
@@ -67,15 +95,6 @@ fn configured_settings() -> Settings {
         ema_alpha: guc::ema_alpha(),
         target_percentile: guc::target_percentile(),
     }
-}
-
-/// The algorithm in force: the active profile's, else `walrus.algorithm`.
-pub fn active_algorithm() -> Algorithm {
-    active_profile().and_then(|p| p.algorithm()).unwrap_or_else(guc::algorithm)
-}
-
-pub fn active_strategy_name() -> &'static str {
-    active_algorithm().name()
 }
 
 /// The interval from `state`'s baseline to `reading`, judged with the WAL
@@ -124,10 +143,10 @@ pub struct Recommendation {
     pub forced_checkpoints: i64,
 }
 
-pub fn recommend(state: &WalrusState, reading: &Reading, algorithm: Algorithm) -> Recommendation {
-    let settings = settings();
+pub fn recommend(state: &WalrusState, reading: &Reading, regime: &Regime, algorithm: Algorithm) -> Recommendation {
+    let settings = &regime.settings;
     let strategy = algorithm.strategy();
-    let observation = observe(state, reading, &settings);
+    let observation = observe(state, reading, settings);
     let evidence = Evidence {
         has_baseline: state.has_baseline,
         requested_since_baseline: observation.as_ref().map_or(0, |o| o.requested_checkpoints),
@@ -135,7 +154,7 @@ pub fn recommend(state: &WalrusState, reading: &Reading, algorithm: Algorithm) -
     };
     let strategies: &StrategyState = &state.strategies;
     let decision = match &observation {
-        Some(observation) => strategy.decide(observation, &settings, strategies),
+        Some(observation) => regime.decide(algorithm, observation, strategies),
         None => Decision::keep(
             server::max_wal_size_mb(),
             if state.has_baseline {

@@ -4,7 +4,7 @@
 
 use std::ffi::CStr;
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::pg_sys::panic::ErrorReport;
@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, observe_all};
 
+use crate::sizing::Regime;
 use crate::{alter_system, apply, clock, guc, history, queries, server, shmem, sizing, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -54,11 +55,11 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     set_option(c"search_path", c"pg_catalog, pg_temp");
 
     let mut worker = Worker::default();
-    let mut cycle_started = Instant::now();
-    worker.cycle();
-    while sleep_one_interval(cycle_started) {
-        cycle_started = Instant::now();
-        worker.cycle();
+    let mut woke_ns = clock::monotonic_ns();
+    worker.cycle(woke_ns);
+    while sleep_one_interval(woke_ns) {
+        woke_ns = clock::monotonic_ns();
+        worker.cycle(woke_ns);
     }
 
     log!("pg_walrus worker shutting down");
@@ -82,19 +83,20 @@ fn set_option(name: &CStr, value: &CStr) {
     }
 }
 
-/// Sleeps until a full `checkpoint_timeout` has passed since `since`,
+/// Sleeps until a full `checkpoint_timeout` has passed since `since_ns`,
 /// processing configuration reloads as they arrive. Any signal wakes the
 /// latch early; the deadline is re-derived from elapsed time on a monotonic
 /// clock each time, so early wakes neither shorten the interval nor delay a
 /// reload. Returns false when the worker must stop (SIGTERM). Postmaster
 /// death ends the process inside WaitLatch.
-fn sleep_one_interval(since: Instant) -> bool {
+fn sleep_one_interval(since_ns: i64) -> bool {
     loop {
         if BackgroundWorker::sigterm_received() {
             return false;
         }
         let interval = Duration::from_secs(server::checkpoint_timeout_secs().max(1) as u64);
-        let Some(remaining) = interval.checked_sub(since.elapsed()).filter(|r| !r.is_zero()) else {
+        let elapsed = Duration::from_nanos(clock::monotonic_ns().saturating_sub(since_ns).max(0) as u64);
+        let Some(remaining) = interval.checked_sub(elapsed).filter(|r| !r.is_zero()) else {
             return true;
         };
         wait_on_latch(remaining);
@@ -153,7 +155,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn cycle(&mut self) {
+    /// One cycle, at `woke_ns` on the monotonic clock. Rate limits compare
+    /// wake times, not the later moment the counters were read: wakes are at
+    /// least one interval apart by construction, so with the defaults (a
+    /// 300 s cooldown, a 30 s interval) the tenth wake after a change is never
+    /// a few milliseconds of read latency short of the cooldown, which would
+    /// hold the change back a whole interval.
+    fn cycle(&mut self, woke_ns: i64) {
         self.history_warned = false;
         // walrus.analyze(apply := true) may have written max_wal_size since
         // the last cycle; read the file now rather than wait for the SIGHUP.
@@ -181,13 +189,14 @@ impl Worker {
             _ => Vec::new(),
         };
         self.wal_by_query = wal_by_query;
-        let settings = sizing::settings();
+        let regime = Regime::now();
+        let settings = &regime.settings;
         let enabled = guc::enabled();
         let now = clock::now();
         // One read-modify-write: close the interval, record it in every
         // strategy's state, open the next.
         let step = shmem::update(|state| {
-            let observation = sizing::observe(state, &reading, &settings);
+            let observation = sizing::observe(state, &reading, settings);
             let had_baseline = state.has_baseline;
             state.rebaseline(&reading);
             state.last_check_time = now;
@@ -203,7 +212,7 @@ impl Worker {
                     state.total_forced += observation.forced_checkpoints;
                     // Whichever strategy is active, and even while disabled:
                     // a later switch or re-enable starts from warm state.
-                    observe_all(&mut state.strategies, &sizing::sample(&observation), &settings);
+                    observe_all(&mut state.strategies, &sizing::sample(&observation), settings);
                     if enabled {
                         state.quiet_intervals = observation.quiet_intervals;
                         Step::Decide(observation, Box::new(state.strategies))
@@ -224,7 +233,7 @@ impl Worker {
                 debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
             }
             Step::Decide(observation, strategies) => {
-                self.decide(&observation, &settings, &strategies, &top_queries, reading.mono_ns as f64 / 1e9)
+                self.decide(&observation, &regime, &strategies, &top_queries, woke_ns as f64 / 1e9)
             }
         }
         self.cleanup_history();
@@ -233,11 +242,12 @@ impl Worker {
     fn decide(
         &mut self,
         observation: &Observation,
-        settings: &Settings,
+        regime: &Regime,
         strategies: &StrategyState,
         top_queries: &[(i64, f64)],
         decided_at: f64,
     ) {
+        let settings = &regime.settings;
         let forced = observation.forced_checkpoints;
         let secs = observation.interval_secs;
         if settings.is_quiet(forced) {
@@ -259,8 +269,8 @@ impl Worker {
                 debug1!("{message}");
             }
         }
-        let strategy = sizing::active_algorithm().strategy();
-        let mut decision = strategy.decide(observation, settings, strategies);
+        let strategy = regime.algorithm.strategy();
+        let mut decision = regime.decide(regime.algorithm, observation, strategies);
         if matches!(decision.action, Action::Increase | Action::Capped) && !top_queries.is_empty() {
             decision.metadata["top_wal_queries"] = queries::metadata(top_queries);
         }
@@ -273,9 +283,9 @@ impl Worker {
         self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
 
-    /// `decided_at` is the cycle's reading on the monotonic clock, in seconds:
-    /// rate limits compare cycle to cycle, so a change at one cycle and the
-    /// check at the next are exactly one interval apart.
+    /// `decided_at` is the cycle's wake time on the monotonic clock, in
+    /// seconds: rate limits compare cycle to cycle, so a change at one cycle
+    /// and the check at the next are at least one interval apart.
     fn apply(&mut self, decision: Decision, strategy: &'static str, forced: i64, settings: &Settings, decided_at: f64) {
         if decision.blocked_at_ceiling() {
             debug1!("pg_walrus: max_wal_size already at walrus.max ({} MB), not growing", settings.ceiling_mb());
