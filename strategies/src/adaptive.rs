@@ -162,6 +162,32 @@ mod tests {
         assert_eq!(down.new_size_mb, expected.max(s.shrink_floor_mb()));
     }
 
+    /// The real-server benchmark's first adaptive run (docs/benchmark.json):
+    /// 64 MB at the start, 87 forced checkpoints and 2.7 GB of WAL in the
+    /// first 30 s interval, then about 440 MB per interval at walrus.max.
+    /// The first decision may only go to the cap; once quiet intervals allow
+    /// a shrink, it must come down to the oracle's neighbourhood, not stay.
+    #[test]
+    fn benchmark_run_shrinks_to_near_the_oracle() {
+        let s = Settings { checkpoint_timeout_secs: 30.0, ..Settings::default() };
+        let mut state = StrategyState::default();
+        let loud = IntervalSample { wal_bytes: 2738.0 * BYTES_PER_MB, interval_secs: 30.0, forced: 87, size_mb: 64, ..Default::default() };
+        observe_all(&mut state, &loud, &s);
+        let first = Observation { current_size_mb: 64, forced_checkpoints: 87, wal_bytes: loud.wal_bytes, interval_secs: 30.0, ..Default::default() };
+        let up = Adaptive.decide(&first, &s, &state);
+        assert_eq!((up.action, up.new_size_mb), (Action::Capped, 4096), "{}", up.reason);
+        let later_mb = [446.0, 417.0, 466.0, 436.0, 431.0, 423.0];
+        for &wal_mb in &later_mb {
+            feed(&mut state, &s, wal_mb);
+        }
+        let oracle_mb = size_for_wal_mb(466.0 * BYTES_PER_MB, &s); // need() of the largest interval
+        let quiet = Observation { current_size_mb: 4096, wal_bytes: 423.0 * BYTES_PER_MB, interval_secs: 30.0, quiet_intervals: 6, ..Default::default() };
+        let down = Adaptive.decide(&quiet, &s, &state);
+        assert_eq!(down.action, Action::Decrease, "{}", down.reason);
+        let ratio = f64::from(down.new_size_mb) / f64::from(oracle_mb);
+        assert!((1.0..=1.3).contains(&ratio), "{} MB against an oracle of {oracle_mb} MB", down.new_size_mb);
+    }
+
     #[test]
     fn nan_samples_are_ignored() {
         let s = Settings::default();
