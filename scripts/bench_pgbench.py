@@ -28,7 +28,11 @@ from pgcluster import Cluster  # noqa: E402
 
 VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
 REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 180
+# 360 s: twelve 30 s intervals. The default walrus.cooldown_sec (300 s) holds
+# any change for ten intervals after the first grow, so a shrink can only show
+# from the eleventh interval on; a shorter run would end every strategy at
+# whatever it grew to first.
+SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 360
 OUT = Path(sys.argv[4]) if len(sys.argv) > 4 else Path("docs")
 STRATEGIES = ["multiplicative", "additive", "adaptive", "percentile"]
 INTERVAL = 30
