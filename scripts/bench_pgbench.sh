@@ -2,7 +2,7 @@
 # Real-server benchmark (scripts/bench_pgbench.py): pgbench TPC-B without
 # pg_walrus, with each strategy, and at an oracle size; interleaved repeats;
 # writes docs/benchmark.json, prints the markdown table, draws
-# docs/benchmark.png. About an hour with the defaults. Not a test.
+# docs/benchmark.png. About two hours with the defaults. Not a test.
 #
 #   scripts/bench_pgbench.sh [version] [repeats] [seconds-per-run] [out-dir]
 set -euo pipefail
@@ -16,6 +16,6 @@ cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-defa
     --features "pg$version all-strategies" >"$build_log" 2>&1 || { cat "$build_log"; die "the build failed"; }
 rm -f "$build_log"
 venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
-"$venv/bin/python" scripts/bench_pgbench.py "$version" "${2:-3}" "${3:-180}" "$out" | tee "$out/benchmark-table.md"
+"$venv/bin/python" scripts/bench_pgbench.py "$version" "${2:-3}" "${3:-360}" "$out" | tee "$out/benchmark-table.md"
 plot_venv=$(bash scripts/venv.sh plot-venv scripts/requirements-plot.txt)
 "$plot_venv/bin/python" scripts/plot_benchmark.py "$out/benchmark.json" "$out/benchmark.png"
