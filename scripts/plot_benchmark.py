@@ -15,7 +15,10 @@ for config, runs in data["results"].items():
     intervals = runs[0]["intervals"]
     xs = list(range(1, len(intervals) + 1))
     start = data["oracle_mb"] if config == "oracle" else 64
-    sizes.step([0] + xs, [start] + [i["max_wal_size_mb"] for i in intervals], where="post", label=config)
+    # A size read at the end of interval k holds from k on; the last one gets
+    # half an interval of width so that a change at the final wake shows.
+    ys = [start] + [i["max_wal_size_mb"] for i in intervals]
+    sizes.step([0] + xs + [xs[-1] + 0.5], ys + ys[-1:], where="post", label=config, marker=".")
     forced.plot(xs, [i["forced"] for i in intervals], marker="o", label=config)
 sizes.set_ylabel("max_wal_size (MB; 0 = load start)")
 sizes.set_yscale("log")
