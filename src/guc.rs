@@ -275,16 +275,18 @@ unsafe extern "C-unwind" fn check_profiles(
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
-    let value = unsafe { string_value(newval) };
-    let verdict = match value.to_str() {
-        Ok(text) => profiles::parse(text).map(|_| ()),
-        Err(_) => Err("walrus.profiles must be UTF-8 JSON.".to_owned()),
-    };
-    check_result(verdict)
+    unsafe { check_text(newval, "walrus.profiles must be UTF-8 JSON.", |text| profiles::parse(text).map(|_| ())) }
 }
 
-unsafe fn string_value<'a>(newval: *mut *mut c_char) -> &'a CStr {
-    unsafe { if newval.is_null() || (*newval).is_null() { c"" } else { CStr::from_ptr(*newval) } }
+/// The part every string check hook shares: the new value (NULL reads as
+/// empty) must be UTF-8, then `validate` judges it.
+unsafe fn check_text(
+    newval: *mut *mut c_char,
+    not_utf8: &str,
+    validate: impl FnOnce(&str) -> Result<(), String>,
+) -> bool {
+    let value = unsafe { if newval.is_null() || (*newval).is_null() { c"" } else { CStr::from_ptr(*newval) } };
+    check_result(value.to_str().map_err(|_| not_utf8.to_owned()).and_then(validate))
 }
 
 /// Reports a check hook's verdict the way PostgreSQL expects: false, with
@@ -308,12 +310,7 @@ unsafe extern "C-unwind" fn check_notify_channel(
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
-    let value = unsafe { string_value(newval) };
-    let verdict = match value.to_str() {
-        Ok(text) => notify::validate_channel(text),
-        Err(_) => Err("Channel names must be ASCII.".to_owned()),
-    };
-    check_result(verdict)
+    unsafe { check_text(newval, "Channel names must be ASCII.", notify::validate_channel) }
 }
 
 pub fn enabled() -> bool {
