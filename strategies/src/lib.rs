@@ -11,6 +11,7 @@
 
 mod confidence;
 mod decision;
+pub mod early;
 pub mod evidence;
 mod limits;
 mod multiplicative;

@@ -5,12 +5,13 @@
 //! Times are seconds on a monotonic clock (any origin), so a wall-clock step
 //! can neither stretch nor cut a cooldown.
 
-/// Changes remembered for the hourly window. The worker decides at most once
-/// per checkpoint_timeout (30 s at least), i.e. at most 120 times an hour, so
-/// 128 entries always hold every change that matters for a limit up to 128,
-/// and a limit above 128 can only be reached by walrus.analyze(apply := true),
-/// which bypasses the limits anyway.
-pub const RECENT_CHANGES: usize = 128;
+/// Changes remembered for the hourly window. The worker decides at most
+/// twice per checkpoint_timeout (30 s at least): once at the end of each
+/// interval and at most once early inside it (`early`), i.e. at most 240
+/// times an hour. So 256 entries always hold every change that matters for
+/// a limit up to 256, and a limit above 256 can only be reached by
+/// walrus.analyze(apply := true), which bypasses the limits anyway.
+pub const RECENT_CHANGES: usize = 256;
 
 const HOUR_SECS: f64 = 3600.0;
 
@@ -156,7 +157,7 @@ mod tests {
             assert_eq!(recent.check(f64::from(i), &limits), Ok(()));
             recent.record(f64::from(i));
         }
-        assert_eq!(recent.in_last_hour(500.0), RECENT_CHANGES as u32, "the ring holds the latest 128");
+        assert_eq!(recent.in_last_hour(500.0), RECENT_CHANGES as u32, "the ring holds the latest 256");
     }
 
     #[test]

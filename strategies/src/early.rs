@@ -1,0 +1,165 @@
+//! Early reaction: deciding before a full `checkpoint_timeout` has passed
+//! while WAL volume is forcing checkpoints.
+//!
+//! With one decision per interval, a load that starts at a small
+//! `max_wal_size` takes forced checkpoints for a whole interval before any
+//! size can change: 5 to 15 minutes with common settings, and every one of
+//! those checkpoints is followed by a burst of full-page images. On the
+//! benchmark (30 s intervals, 64 MB) that first interval wrote 2.7 GB of WAL
+//! where a good size writes about 430 MB.
+//!
+//! So the worker looks at the interval so far every [`poll_period_secs`]. It
+//! decides early when the interval so far is loud (at least
+//! `walrus.threshold` forced checkpoints), has lasted at least
+//! [`min_window_secs`], and the storm is still going (a forced checkpoint
+//! since the previous look). That last condition keeps a burst that is over
+//! from being extrapolated as if it went on; such a burst is judged at the
+//! end of the interval, as before.
+//!
+//! The early decision is the one the full interval would lead to if the rest
+//! of it went like the part seen: the evidence is scaled to a full interval
+//! ([`extrapolate`]). Not scaling would make the early decision a smaller
+//! grow than waiting, and the cooldown would then hold the next grow back for
+//! minutes while the storm went on.
+
+use crate::{Observation, Settings};
+
+/// How often the worker looks at the interval so far: a twelfth of
+/// `checkpoint_timeout`, between 2.5 and 30 seconds.
+pub fn poll_period_secs(checkpoint_timeout_secs: f64) -> f64 {
+    let timeout = if checkpoint_timeout_secs.is_finite() { checkpoint_timeout_secs } else { 300.0 };
+    (timeout / 12.0).clamp(2.5, 30.0)
+}
+
+/// The least part of an interval an early decision extrapolates from: two
+/// poll periods (5 s at a 30 s `checkpoint_timeout`, 50 s at 5 minutes).
+pub fn min_window_secs(checkpoint_timeout_secs: f64) -> f64 {
+    2.0 * poll_period_secs(checkpoint_timeout_secs)
+}
+
+/// One look at the interval so far.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Look {
+    /// Seconds since the interval began.
+    pub elapsed_secs: f64,
+    /// WAL-explained forced checkpoints since the interval began.
+    pub forced_so_far: i64,
+    /// Of those, how many came after the previous look.
+    pub forced_since_last_look: i64,
+}
+
+/// Whether this look calls for deciding now rather than at the end of the
+/// interval. Close to the end (less than a poll period left), waiting for
+/// the full interval costs little and gives the full evidence.
+pub fn should_react(look: &Look, settings: &Settings) -> bool {
+    let period = poll_period_secs(settings.checkpoint_timeout_secs);
+    look.elapsed_secs >= min_window_secs(settings.checkpoint_timeout_secs)
+        && look.elapsed_secs + period < settings.checkpoint_timeout_secs
+        && !settings.is_quiet(look.forced_so_far)
+        && look.forced_since_last_look > 0
+}
+
+/// `obs`, a part of an interval, scaled to a full `checkpoint_timeout` as if
+/// the rest went the same way. Only WAL-explained checkpoints and WAL bytes
+/// are rates; the checkpoints WAL cannot explain (manual CHECKPOINT and the
+/// like) and timed ones are kept as counted. An observation already a full
+/// interval long is returned as it is.
+pub fn extrapolate(obs: &Observation, settings: &Settings) -> Observation {
+    let full = settings.checkpoint_timeout_secs;
+    if !(obs.interval_secs > 0.0 && full.is_finite() && obs.interval_secs < full) {
+        return obs.clone();
+    }
+    let scale = full / obs.interval_secs;
+    let forced = (obs.forced_checkpoints as f64 * scale).round().min(i64::MAX as f64 / 2.0) as i64;
+    let unexplained = obs.requested_checkpoints - obs.forced_checkpoints;
+    Observation {
+        forced_checkpoints: forced,
+        requested_checkpoints: forced.saturating_add(unexplained.max(0)),
+        wal_bytes: obs.wal_bytes * scale,
+        interval_secs: full,
+        ..obs.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::BYTES_PER_MB;
+
+    fn settings(timeout: f64) -> Settings {
+        Settings { checkpoint_timeout_secs: timeout, ..Settings::default() }
+    }
+
+    #[test]
+    fn polling_scales_with_the_interval_within_bounds() {
+        let cases = [(30.0, 2.5, 5.0), (300.0, 25.0, 50.0), (3600.0, 30.0, 60.0), (86400.0, 30.0, 60.0)];
+        for (timeout, period, window) in cases {
+            assert_eq!((poll_period_secs(timeout), min_window_secs(timeout)), (period, window), "timeout {timeout}");
+        }
+        assert_eq!(poll_period_secs(f64::NAN), 25.0, "a broken timeout falls back to the default");
+    }
+
+    #[test]
+    fn reacts_only_to_an_ongoing_storm_seen_long_enough() {
+        let s = settings(30.0);
+        let storm = Look { elapsed_secs: 5.0, forced_so_far: 15, forced_since_last_look: 7 };
+        assert!(should_react(&storm, &s));
+        let cases = [
+            (Look { elapsed_secs: 2.5, ..storm }, "too soon to extrapolate"),
+            (Look { forced_so_far: 1, forced_since_last_look: 1, ..storm }, "below walrus.threshold"),
+            (Look { forced_since_last_look: 0, ..storm }, "the burst is over"),
+            (Look { elapsed_secs: 28.0, ..storm }, "the full interval is a moment away"),
+        ];
+        for (look, why) in cases {
+            assert!(!should_react(&look, &s), "{why}: {look:?}");
+        }
+        let strict = Settings { threshold: 20, ..s };
+        assert!(!should_react(&storm, &strict), "the threshold is the DBA's");
+        assert!(should_react(&Look { forced_so_far: 20, ..storm }, &strict));
+    }
+
+    #[test]
+    fn extrapolation_scales_rates_and_keeps_counts() {
+        let s = settings(30.0);
+        let part = Observation {
+            current_size_mb: 64,
+            forced_checkpoints: 15,
+            requested_checkpoints: 16, // one manual CHECKPOINT
+            timed_checkpoints: 0,
+            wal_bytes: 450.0 * BYTES_PER_MB,
+            interval_secs: 5.0,
+            quiet_intervals: 0,
+        };
+        let full = extrapolate(&part, &s);
+        assert_eq!((full.forced_checkpoints, full.requested_checkpoints), (90, 91));
+        assert_eq!(full.wal_bytes, 2700.0 * BYTES_PER_MB);
+        assert_eq!((full.interval_secs, full.current_size_mb, full.quiet_intervals), (30.0, 64, 0));
+        let whole = Observation { interval_secs: 30.2, ..part.clone() };
+        assert_eq!(extrapolate(&whole, &s), whole, "a full interval is not scaled");
+        let empty = Observation { interval_secs: 0.0, ..part.clone() };
+        assert_eq!(extrapolate(&empty, &s), empty, "no time, no rate");
+    }
+
+    #[test]
+    fn the_early_decision_is_the_full_intervals_decision() {
+        // The multiplicative default on a storm of 3 forced checkpoints a
+        // second at 64 MB: 5 s of it decide what the 30 s would have.
+        use crate::{Algorithm, SizingStrategy, StrategyState};
+        let s = settings(30.0);
+        let at = |secs: f64| Observation {
+            current_size_mb: 64,
+            forced_checkpoints: (3.0 * secs) as i64,
+            requested_checkpoints: (3.0 * secs) as i64,
+            wal_bytes: 90.0 * BYTES_PER_MB * secs,
+            interval_secs: secs,
+            ..Observation::default()
+        };
+        let strategy = Algorithm::Multiplicative.strategy();
+        let state = StrategyState::default();
+        let waited = strategy.decide(&at(30.0), &s, &state);
+        let early = strategy.decide(&extrapolate(&at(5.0), &s), &s, &state);
+        assert_eq!(early.new_size_mb, waited.new_size_mb);
+        let unscaled = strategy.decide(&at(5.0), &s, &state);
+        assert!(unscaled.new_size_mb < waited.new_size_mb, "unscaled, 5 s would under-grow");
+    }
+}
