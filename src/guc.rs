@@ -35,6 +35,7 @@ static ADDITIVE_INCREMENT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 static EMA_ALPHA: GucSetting<f64> = GucSetting::<f64>::new(0.2);
 static TARGET_PERCENTILE: GucSetting<f64> = GucSetting::<f64>::new(95.0);
 static REQUIRE_WAL_EVIDENCE: GucSetting<bool> = GucSetting::<bool>::new(true);
+static EARLY_REACTION: GucSetting<bool> = GucSetting::<bool>::new(true);
 static PROFILES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// `walrus.algorithm`'s values: exactly the compiled strategies.
@@ -239,6 +240,15 @@ pub fn init(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"walrus.early_reaction",
+        c"Decides before the interval ends while WAL volume is forcing checkpoints.",
+        c"The worker looks at the interval so far every checkpoint_timeout/12 and, once a storm of forced checkpoints \
+          has lasted checkpoint_timeout/6 and is still going, decides on it scaled to a full interval.",
+        &EARLY_REACTION,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"walrus.profiles",
@@ -388,6 +398,10 @@ pub fn target_percentile() -> f64 {
 
 pub fn require_wal_evidence() -> bool {
     REQUIRE_WAL_EVIDENCE.get()
+}
+
+pub fn early_reaction() -> bool {
+    EARLY_REACTION.get()
 }
 
 /// The configured profiles. The check hook already refused invalid JSON, so

@@ -9,6 +9,7 @@ mod api;
 mod apply;
 mod clock;
 mod compat;
+mod early;
 mod guc;
 mod history;
 mod metrics;

@@ -1,5 +1,6 @@
-//! The background worker's loop: wait one checkpoint_timeout, observe,
-//! decide, apply. Sizing logic lives in the strategies crate; this file only
+//! The background worker's loop: wait one checkpoint_timeout (or less, when
+//! early reaction sees a storm of forced checkpoints), observe, decide,
+//! apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
 use std::ffi::CStr;
@@ -10,10 +11,10 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTi
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, observe_all};
+use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, early as rule, observe_all};
 
 use crate::sizing::Regime;
-use crate::{alter_system, apply, clock, guc, history, queries, server, shmem, sizing, txn};
+use crate::{alter_system, apply, clock, early, guc, history, queries, server, shmem, sizing, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -56,10 +57,20 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
 
     let mut worker = Worker::default();
     let mut woke_ns = clock::monotonic_ns();
-    worker.cycle(woke_ns);
-    while sleep_one_interval(woke_ns) {
+    worker.cycle(woke_ns, false);
+    let mut was_early = false;
+    loop {
+        // An early cycle is always followed by a full interval: a storm that
+        // a change could not stop (a failed ALTER SYSTEM, dry run) costs at
+        // most one extra cycle per interval, never a cycle per look.
+        let mut watch = (!was_early).then(early::Watch::new);
+        let wake = sleep_one_interval(woke_ns, watch.as_mut());
+        if wake == Wake::Stop {
+            break;
+        }
         woke_ns = clock::monotonic_ns();
-        worker.cycle(woke_ns);
+        was_early = wake == Wake::Early;
+        worker.cycle(woke_ns, was_early);
     }
 
     log!("pg_walrus worker shutting down");
@@ -83,23 +94,41 @@ fn set_option(name: &CStr, value: &CStr) {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// A full checkpoint_timeout has passed.
+    Interval,
+    /// Early reaction: a look inside the interval saw a storm to decide on now.
+    Early,
+    /// SIGTERM: the worker must stop.
+    Stop,
+}
+
 /// Sleeps until a full `checkpoint_timeout` has passed since `since_ns`,
-/// processing configuration reloads as they arrive. Any signal wakes the
-/// latch early; the deadline is re-derived from elapsed time on a monotonic
-/// clock each time, so early wakes neither shorten the interval nor delay a
-/// reload. Returns false when the worker must stop (SIGTERM). Postmaster
-/// death ends the process inside WaitLatch.
-fn sleep_one_interval(since_ns: i64) -> bool {
+/// processing configuration reloads as they arrive and, with a `watch`,
+/// looking at the interval so far when a look is due (which may end the
+/// interval early). Any signal wakes the latch early; the deadline is
+/// re-derived from elapsed time on a monotonic clock each time, so early
+/// wakes neither shorten the interval nor delay a reload. Postmaster death
+/// ends the process inside WaitLatch.
+fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>) -> Wake {
+    let elapsed = || Duration::from_nanos(clock::monotonic_ns().saturating_sub(since_ns).max(0) as u64);
     loop {
+        // Checked once per wake: the flag is cleared by reading it.
         if BackgroundWorker::sigterm_received() {
-            return false;
+            return Wake::Stop;
+        }
+        if let Some(watch) = watch.as_deref_mut()
+            && watch.look_if_due(elapsed())
+        {
+            return Wake::Early;
         }
         let interval = Duration::from_secs(server::checkpoint_timeout_secs().max(1) as u64);
-        let elapsed = Duration::from_nanos(clock::monotonic_ns().saturating_sub(since_ns).max(0) as u64);
-        let Some(remaining) = interval.checked_sub(elapsed).filter(|r| !r.is_zero()) else {
-            return true;
+        let Some(remaining) = interval.checked_sub(elapsed()).filter(|r| !r.is_zero()) else {
+            return Wake::Interval;
         };
-        wait_on_latch(remaining);
+        let until_look = watch.as_deref().map_or(remaining, |w| w.until_next_look(elapsed()));
+        wait_on_latch(remaining.min(until_look));
         if BackgroundWorker::sighup_received() {
             reload_configuration();
         }
@@ -161,7 +190,10 @@ impl Worker {
     /// 300 s cooldown, a 30 s interval) the tenth wake after a change is never
     /// a few milliseconds of read latency short of the cooldown, which would
     /// hold the change back a whole interval.
-    fn cycle(&mut self, woke_ns: i64) {
+    ///
+    /// An `early` cycle ends an interval that early reaction cut short: its
+    /// evidence is judged scaled to a full interval (`rule::extrapolate`).
+    fn cycle(&mut self, woke_ns: i64, early: bool) {
         self.history_warned = false;
         // walrus.analyze(apply := true) may have written max_wal_size since
         // the last cycle; read the file now rather than wait for the SIGHUP.
@@ -233,15 +265,17 @@ impl Worker {
                 debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
             }
             Step::Decide(observation, strategies) => {
-                self.decide(&observation, &regime, &strategies, &top_queries, woke_ns as f64 / 1e9)
+                self.decide(&observation, early, &regime, &strategies, &top_queries, woke_ns as f64 / 1e9)
             }
         }
         self.cleanup_history();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         observation: &Observation,
+        early: bool,
         regime: &Regime,
         strategies: &StrategyState,
         top_queries: &[(i64, f64)],
@@ -270,7 +304,11 @@ impl Worker {
             }
         }
         let strategy = regime.algorithm.strategy();
-        let mut decision = regime.decide(regime.algorithm, observation, strategies);
+        let mut decision = if early {
+            decide_early(observation, regime, strategies)
+        } else {
+            regime.decide(regime.algorithm, observation, strategies)
+        };
         if matches!(decision.action, Action::Increase | Action::Capped) && !top_queries.is_empty() {
             decision.metadata["top_wal_queries"] = queries::metadata(top_queries);
         }
@@ -383,6 +421,34 @@ impl Worker {
 enum HistoryFailure {
     Caught(txn::CaughtPgError),
     Table(history::HistoryError),
+}
+
+/// The decision on an interval cut short by early reaction: the strategy
+/// judges the evidence scaled to a full interval, and the metadata keeps what
+/// was actually seen.
+fn decide_early(observation: &Observation, regime: &Regime, strategies: &StrategyState) -> Decision {
+    let settings = &regime.settings;
+    let judged = rule::extrapolate(observation, settings);
+    log!(
+        "pg_walrus: reacting early: {} forced checkpoints in {:.0} of {:.0} seconds, judged as {} over the full interval",
+        observation.forced_checkpoints,
+        observation.interval_secs,
+        settings.checkpoint_timeout_secs,
+        judged.forced_checkpoints
+    );
+    let mut decision = regime.decide(regime.algorithm, &judged, strategies);
+    if let serde_json::Value::Object(metadata) = &mut decision.metadata {
+        metadata.insert(
+            "early_reaction".into(),
+            serde_json::json!({
+                "observed_sec": observation.interval_secs.round(),
+                "observed_forced_checkpoints": observation.forced_checkpoints,
+                "observed_wal_bytes": observation.wal_bytes.round(),
+                "extrapolated_forced_checkpoints": judged.forced_checkpoints,
+            }),
+        );
+    }
+    decision
 }
 
 /// A failed resize is retried only while it still fits: nobody changed

@@ -1,0 +1,71 @@
+//! The worker's looks at the interval so far, for early reaction (the rule
+//! itself is `walrus_strategies::early`). A look reads the counters the way
+//! a cycle does but changes nothing: no baseline moves, no state is written.
+
+use std::time::Duration;
+
+use walrus_strategies::early::{Look, poll_period_secs, should_react};
+
+use crate::sizing::{self, Regime};
+use crate::{clock, guc, server, shmem, txn};
+
+/// The looks inside one interval.
+pub struct Watch {
+    next_look_secs: f64,
+    forced_at_last_look: i64,
+}
+
+impl Watch {
+    pub fn new() -> Watch {
+        Watch { next_look_secs: poll_period_secs(timeout_secs()), forced_at_last_look: 0 }
+    }
+
+    /// How long from `elapsed` until the next look is due.
+    pub fn until_next_look(&self, elapsed: Duration) -> Duration {
+        Duration::from_secs_f64((self.next_look_secs - elapsed.as_secs_f64()).max(0.0))
+    }
+
+    /// Looks if a look is due at `elapsed`; true when the worker should end
+    /// the interval now and decide.
+    pub fn look_if_due(&mut self, elapsed: Duration) -> bool {
+        let elapsed = elapsed.as_secs_f64();
+        if elapsed < self.next_look_secs {
+            return false;
+        }
+        self.next_look_secs = elapsed + poll_period_secs(timeout_secs());
+        self.look()
+    }
+
+    fn look(&mut self) -> bool {
+        if !guc::early_reaction() || !guc::enabled() {
+            return false;
+        }
+        // A look that cannot read the stats simply does not react; the
+        // cycle at the end of the interval reports the problem.
+        let Ok(Some(reading)) = txn::guarded(sizing::read_now) else {
+            return false;
+        };
+        let regime = Regime::now();
+        let settings = &regime.settings;
+        let state = shmem::snapshot();
+        let Some(observation) = sizing::observe(&state, &reading, settings) else {
+            return false;
+        };
+        let forced = observation.forced_checkpoints;
+        let look = Look {
+            elapsed_secs: observation.interval_secs,
+            forced_so_far: forced,
+            forced_since_last_look: forced.saturating_sub(self.forced_at_last_look),
+        };
+        self.forced_at_last_look = forced;
+        // Reacting only makes sense when a change could follow: room to grow,
+        // and no rate limit that would turn the decision into a skip.
+        let room = observation.current_size_mb < settings.ceiling_mb();
+        let allowed = state.recent_changes.check(clock::monotonic_ns() as f64 / 1e9, &guc::rate_limits()).is_ok();
+        room && allowed && should_react(&look, settings)
+    }
+}
+
+fn timeout_secs() -> f64 {
+    f64::from(server::checkpoint_timeout_secs().max(1))
+}
