@@ -17,7 +17,13 @@ VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 # Debug lines (baseline, reloads) are part of the worker's logging contract.
 # 32 MB of shared_buffers: the suite starts one cluster per test, all at
 # once; forced checkpoints follow WAL volume, not buffer size.
+# Early reaction off: most tests script one burst of WAL and then assert what
+# the cycle at the end of the interval does (the seeds' formula on a full
+# interval's count, a reset or an analyze() between burst and cycle). With it
+# on, the worker may decide mid-burst, at a moment that depends on how fast
+# this machine writes. test_early_reaction.py turns it on and covers it.
 WORKER_TEST_SETTINGS = {
+    "walrus.early_reaction": "off",
     "shared_buffers": "'32MB'",
     "checkpoint_timeout": "'30s'",
     "log_min_messages": "debug1",

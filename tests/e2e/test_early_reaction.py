@@ -1,0 +1,119 @@
+"""Early reaction: a storm of forced checkpoints is decided on before the
+interval ends, on the evidence so far scaled to a full interval."""
+
+import re
+import threading
+import time
+
+from conftest import BASELINE, DETECTED, RESIZED, wait_for
+
+EARLY = (r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "
+         r"judged as (\d+) over the full interval")
+HISTORY = ("SELECT action, old_size_mb, new_size_mb, forced_checkpoints, metadata "
+           "FROM walrus.history ORDER BY id")
+
+
+class SustainedLoad:
+    """Writes WAL without pause from another connection until stopped: a
+    storm that is still going when the worker looks."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.cluster.generate_wal(16)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(60)
+
+
+# The suite's harness turns early reaction off; these tests run it at its
+# default, on.
+EARLY_ON = {"walrus.early_reaction": "on"}
+
+
+def baseline_then_load(cluster):
+    cluster.sql("CREATE EXTENSION pg_walrus")
+    baseline = cluster.wait_for_log(BASELINE, 30)
+    return baseline, cluster.log_offset()
+
+
+def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
+    cluster = make_cluster(EARLY_ON)
+    _, start = baseline_then_load(cluster)
+    loaded_at = time.monotonic()
+    with SustainedLoad(cluster):
+        early = cluster.wait_for_log(EARLY, 40, after=start)
+        reacted_after = time.monotonic() - loaded_at
+        resized = cluster.wait_for_log(RESIZED, 10, after=start)
+    seen, secs, timeout, judged = (int(g) for g in early.groups())
+    assert timeout == 30
+    assert 5 <= secs <= 27, f"decided after {secs} s of a 30 s interval"
+    assert reacted_after < 28, f"the load ran {reacted_after:.0f} s before the decision"
+    assert seen >= 2, "walrus.threshold"
+    # Linear extrapolation of the part seen to the full interval.
+    assert abs(judged - seen * timeout / max(secs, 1)) <= seen * timeout / max(secs, 1) * 0.2 + 1, early.group(0)
+    # The detected line reports what was really seen, not the extrapolation.
+    detected = re.search(DETECTED, cluster.log()[start:])
+    assert detected and int(detected.group(1)) == seen
+    old, new = int(resized.group(1)), int(resized.group(2))
+    assert (old, new) == (32, min(32 * (judged + 1), 4096)), "multiplicative on the extrapolated count"
+
+    rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the history row")
+    action, row_old, row_new, forced, metadata = rows[0]
+    assert (action, row_old, row_new, forced) == ("capped" if new == 4096 and 32 * (judged + 1) > 4096
+                                                  else "increase", old, new, seen)
+    early_meta = metadata["early_reaction"]
+    assert early_meta["observed_forced_checkpoints"] == seen
+    assert early_meta["extrapolated_forced_checkpoints"] == judged
+    assert 5 <= early_meta["observed_sec"] <= 27
+    assert early_meta["observed_wal_bytes"] > 2 * 16 * 1024 * 1024, "two forced checkpoints' worth of WAL at least"
+    assert metadata["interval_sec"] == 30, "the strategy judged a full interval"
+
+
+def test_an_early_cycle_is_always_followed_by_a_full_interval(make_cluster):
+    # Dry run with no rate limits: no size changes, so the storm goes on and
+    # every cycle's look sees it. Early and full cycles must alternate, never
+    # an early cycle per look.
+    cluster = make_cluster({**EARLY_ON, "walrus.dry_run": "on", "walrus.cooldown_sec": "0",
+                            "walrus.max_changes_per_hour": "1000"})
+    _, start = baseline_then_load(cluster)
+    with SustainedLoad(cluster):
+        first = cluster.wait_for_log(EARLY, 40, after=start)
+        full = cluster.wait_for_log(DETECTED, 40, after=first.end())
+        again = cluster.wait_for_log(EARLY, 40, after=full.end())
+    assert int(full.group(2)) >= 29, f"the cycle after an early one waits the full interval: {full.group(0)}"
+    assert again.start() > full.end()
+    assert len(re.findall(EARLY, cluster.log()[first.start():again.end()])) == 2
+    rows = wait_for(lambda: len(cluster.sql(HISTORY)) >= 3 and cluster.sql(HISTORY), 10, "three history rows")
+    assert [r[0] for r in rows][:3] == ["dry_run"] * 3, rows
+    assert "early_reaction" in rows[0][4] and "early_reaction" not in rows[1][4]
+    assert "max_wal_size" not in cluster.auto_conf()
+
+
+def test_off_waits_for_the_full_interval(make_cluster):
+    cluster = make_cluster({"walrus.early_reaction": "off"})
+    _, start = baseline_then_load(cluster)
+    with SustainedLoad(cluster):
+        detected = cluster.wait_for_log(DETECTED, 45, after=start)
+    assert int(detected.group(2)) >= 29, detected.group(0)
+    assert int(detected.group(1)) >= 2
+    assert not re.search(EARLY, cluster.log()[start:])
+
+
+def test_no_reaction_while_a_rate_limit_would_block_the_change(make_cluster):
+    cluster = make_cluster({**EARLY_ON, "walrus.max_changes_per_hour": "0"})
+    _, start = baseline_then_load(cluster)
+    with SustainedLoad(cluster):
+        blocked = cluster.wait_for_log(r"pg_walrus: adjustment blocked - hourly limit reached", 45, after=start)
+    detected = re.search(DETECTED, cluster.log()[start:])
+    assert detected and int(detected.group(2)) >= 29, "a change that cannot happen is not worth an early cycle"
+    assert not re.search(EARLY, cluster.log()[start:blocked.end()])
