@@ -271,7 +271,6 @@ impl Worker {
         self.cleanup_history();
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         observation: &Observation,
