@@ -423,8 +423,8 @@ enum HistoryFailure {
 }
 
 /// The decision on an interval cut short by early reaction: the strategy
-/// judges the evidence scaled to a full interval, and the metadata keeps what
-/// was actually seen.
+/// judges the evidence scaled to a full interval; reason and metadata say
+/// what was actually seen.
 fn decide_early(observation: &Observation, regime: &Regime, strategies: &StrategyState) -> Decision {
     let settings = &regime.settings;
     let judged = rule::extrapolate(observation, settings);
@@ -435,19 +435,7 @@ fn decide_early(observation: &Observation, regime: &Regime, strategies: &Strateg
         settings.checkpoint_timeout_secs,
         judged.forced_checkpoints
     );
-    let mut decision = regime.decide(regime.algorithm, &judged, strategies);
-    if let serde_json::Value::Object(metadata) = &mut decision.metadata {
-        metadata.insert(
-            "early_reaction".into(),
-            serde_json::json!({
-                "observed_sec": observation.interval_secs.round(),
-                "observed_forced_checkpoints": observation.forced_checkpoints,
-                "observed_wal_bytes": observation.wal_bytes.round(),
-                "extrapolated_forced_checkpoints": judged.forced_checkpoints,
-            }),
-        );
-    }
-    decision
+    rule::annotate(regime.decide(regime.algorithm, &judged, strategies), observation, &judged)
 }
 
 /// A failed resize is retried only while it still fits: nobody changed

@@ -22,7 +22,9 @@
 //! grow than waiting, and the cooldown would then hold the next grow back for
 //! minutes while the storm went on.
 
-use crate::{Observation, Settings};
+use serde_json::{Value, json};
+
+use crate::{Decision, Observation, Settings};
 
 /// How often the worker looks at the interval so far: a twelfth of
 /// `checkpoint_timeout`, between 2.5 and 30 seconds.
@@ -79,6 +81,28 @@ pub fn extrapolate(obs: &Observation, settings: &Settings) -> Observation {
         interval_secs: full,
         ..obs.clone()
     }
+}
+
+/// `decision`, made on `judged` (the [`extrapolate`]d `seen`), told as what
+/// it is: the reason (whose counts are the scaled ones) says what was seen,
+/// and the metadata keeps it under `early_reaction`.
+pub fn annotate(mut decision: Decision, seen: &Observation, judged: &Observation) -> Decision {
+    decision.reason = format!(
+        "{} (early reaction: {} forced checkpoints in the first {:.0} s of the interval, scaled to {:.0} s)",
+        decision.reason, seen.forced_checkpoints, seen.interval_secs, judged.interval_secs
+    );
+    if let Value::Object(metadata) = &mut decision.metadata {
+        metadata.insert(
+            "early_reaction".into(),
+            json!({
+                "observed_sec": seen.interval_secs.round(),
+                "observed_forced_checkpoints": seen.forced_checkpoints,
+                "observed_wal_bytes": seen.wal_bytes.round(),
+                "extrapolated_forced_checkpoints": judged.forced_checkpoints,
+            }),
+        );
+    }
+    decision
 }
 
 #[cfg(test)]
@@ -161,5 +185,16 @@ mod tests {
         assert_eq!(early.new_size_mb, waited.new_size_mb);
         let unscaled = strategy.decide(&at(5.0), &s, &state);
         assert!(unscaled.new_size_mb < waited.new_size_mb, "unscaled, 5 s would under-grow");
+
+        let told = annotate(early.clone(), &at(5.0), &extrapolate(&at(5.0), &s));
+        assert_eq!((told.action, told.new_size_mb), (early.action, early.new_size_mb), "annotating changes no size");
+        assert!(told.reason.starts_with(&early.reason), "{}", told.reason);
+        assert!(told.reason.ends_with("(early reaction: 15 forced checkpoints in the first 5 s of the interval, scaled to 30 s)"));
+        let meta = &told.metadata["early_reaction"];
+        assert_eq!(meta["observed_forced_checkpoints"], 15);
+        assert_eq!(meta["extrapolated_forced_checkpoints"], 90);
+        assert_eq!(meta["observed_sec"], 5.0);
+        assert_eq!(meta["observed_wal_bytes"], 450.0 * BYTES_PER_MB);
+        assert_eq!(told.metadata["forced_checkpoints"], 90, "the strategy's own evidence is the scaled interval");
     }
 }

@@ -77,6 +77,8 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
     assert 5 <= early_meta["observed_sec"] <= 27
     assert early_meta["observed_wal_bytes"] > 2 * 16 * 1024 * 1024, "two forced checkpoints' worth of WAL at least"
     assert metadata["interval_sec"] == 30, "the strategy judged a full interval"
+    reason = cluster.one("SELECT reason FROM walrus.history ORDER BY id LIMIT 1")
+    assert f"(early reaction: {seen} forced checkpoints in the first {secs} s of the interval, scaled to 30 s)" in reason
 
 
 def test_an_early_cycle_is_always_followed_by_a_full_interval(make_cluster):
