@@ -81,6 +81,30 @@ def cluster_with_extension(make_cluster, **settings):
     return cluster
 
 
+# The worker's next cycle comes checkpoint_timeout after its last one, and it
+# re-reads checkpoint_timeout at every wake. A test that must act between a
+# burst and that cycle (analyze(), reset()) holds the cycle with HOLD_CYCLE and
+# releases it with set_checkpoint_timeout(cluster, "30s"): ordering by
+# configuration, not by racing a 30 s clock. With the whole suite's clusters
+# sharing two cores, a 160 MB burst alone can take longer than 30 s.
+HOLD_CYCLE = {"checkpoint_timeout": "'1h'"}
+RELOADED = r"pg_walrus: configuration reloaded"
+
+
+def set_checkpoint_timeout(cluster, value: str, *, in_file: bool = False):
+    """Sets checkpoint_timeout (ALTER SYSTEM, or postgresql.conf when ALTER
+    SYSTEM is refused), reloads, and returns once the worker has re-read it."""
+    offset = cluster.log_offset()
+    if in_file:
+        with open(cluster.datadir / "postgresql.conf", "a") as conf:
+            conf.write(f"checkpoint_timeout = '{value}'\n")
+    else:
+        cluster.sql(f"ALTER SYSTEM SET checkpoint_timeout = '{value}'")
+    cluster.one("SELECT pg_reload_conf()")
+    cluster.wait_for_log(RELOADED, 30, after=offset)
+    assert cluster.setting("checkpoint_timeout") == value
+
+
 def assert_worker_survived_and_history_complete(cluster, pid):
     """The same worker process is alive, and every resize and every failed
     ALTER SYSTEM in the log has its history row."""

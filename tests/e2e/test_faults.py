@@ -3,8 +3,8 @@ flood of warnings (docs/operations.md lists each with what pg_walrus does)."""
 
 import re
 
-from conftest import (BASELINE, DETECTED, RESIZED, assert_worker_survived_and_history_complete,
-                      cluster_with_extension, max_wal_size_mb, wait_for)
+from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, assert_worker_survived_and_history_complete,
+                      cluster_with_extension, max_wal_size_mb, set_checkpoint_timeout, wait_for)
 
 QUIET_OR_LOUD = r"pg_walrus: (?:detected )?(\d+) forced checkpoints over (\d+) seconds"
 
@@ -15,7 +15,8 @@ def reset_stats(cluster):
 
 
 def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    # The cycle is held until both bursts and the reset are done.
+    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
     pid = cluster.worker_pid()
     cluster.generate_wal(48)  # a few checkpoints before the reset
     start = cluster.log_offset()
@@ -23,7 +24,8 @@ def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive
     # More load after the reset: the counter climbs past its old value, so
     # only the reset time tells the delta is meaningless.
     cluster.generate_wal(160)
-    cluster.wait_for_log(r"pg_walrus: checkpoint statistics were reset; taking a new baseline", 45, after=start)
+    set_checkpoint_timeout(cluster, "30s")
+    cluster.wait_for_log(r"pg_walrus: checkpoint statistics were reset; taking a new baseline", 60, after=start)
     log = cluster.log()[start:]
     assert not re.search(DETECTED, log) and not re.search(RESIZED, log)
     assert cluster.sql("SELECT count(*) FROM walrus.history")[0][0] == 0
@@ -31,9 +33,11 @@ def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive
 
 
 def test_checkpoints_while_disabled_never_grow_after_reenabling(make_cluster):
-    cluster = cluster_with_extension(make_cluster, **{"walrus.enable": "off"})
+    # The disabled cycle is held until the whole burst is behind it.
+    cluster = cluster_with_extension(make_cluster, **{"walrus.enable": "off"}, **HOLD_CYCLE)
     pid = cluster.worker_pid()
     cluster.generate_wal(160)
+    set_checkpoint_timeout(cluster, "30s")
     cluster.wait_for_log(r"walrus.enable is off; baseline updated, no decision", 45)
     start = cluster.log_offset()
     with cluster.connect() as conn:
@@ -104,18 +108,21 @@ def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_versio
     assert rows[0][0] == "skipped" and rows[0][1]["blocked_by"] == "allow_alter_system"
     assert "failed to execute ALTER SYSTEM" not in cluster.log(), "no attempt was made"
     assert "max_wal_size" not in cluster.auto_conf()
-    # Recommendations are still computed; analyze(apply) says why it did not apply.
+    # Recommendations are still computed; analyze(apply) says why it did not
+    # apply. The worker's next cycle is held so that the burst is still theirs.
+    set_checkpoint_timeout(cluster, "1h", in_file=True)
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.recommendation()")["action"] in ("increase", "capped")
     result = cluster.one("SELECT walrus.analyze(apply := true)")
     assert result["applied"] is False and "allow_alter_system" in result["reason"]
 
-    # Turning it back on (in the file: ALTER SYSTEM itself is refused) resumes sizing.
+    # Turning it back on (in the file: ALTER SYSTEM itself is refused) resumes
+    # sizing. Releasing the held cycle may act on the burst above at once.
+    resumed = cluster.log_offset()
     with open(cluster.datadir / "postgresql.conf", "a") as conf:
-        conf.write("allow_alter_system = on\nwalrus.cooldown_sec = 0\n")
+        conf.write("allow_alter_system = on\nwalrus.cooldown_sec = 0\ncheckpoint_timeout = '30s'\n")
     cluster.one("SELECT pg_reload_conf()")
     wait_for(lambda: cluster.one("SELECT walrus.status()")["mode"] == "auto", 10, "auto mode")
-    resumed = cluster.log_offset()
     cluster.generate_wal(160)
     cluster.wait_for_log(RESIZED, 60, after=resumed)
     wait_for(lambda: cluster.sql("SELECT 1 FROM walrus.history WHERE action IN ('increase', 'capped')"), 10, "the row")

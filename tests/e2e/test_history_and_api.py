@@ -3,7 +3,8 @@
 import re
 import subprocess
 
-from conftest import BASELINE, DETECTED, RESIZED, cluster_with_extension, max_wal_size_mb, wait_for
+from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, cluster_with_extension, max_wal_size_mb,
+                      set_checkpoint_timeout, wait_for)
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, forced_checkpoints FROM walrus.history ORDER BY id"
 
@@ -43,15 +44,17 @@ def test_increase_then_shrink_are_recorded(make_cluster):
 
 
 def test_reset_rebaselines_instead_of_zeroing(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
     before = cluster.requested_checkpoints()
     start = cluster.log_offset()
     cluster.generate_wal(160)
     assert cluster.requested_checkpoints() - before >= 2, "the load forced checkpoints"
     assert cluster.one("SELECT walrus.reset()") is True
+    assert not re.search(r"forced checkpoints over", cluster.log()[start:]), "the cycle was held until now"
 
     # The next cycle must not count the checkpoints from before the reset.
-    quiet = cluster.wait_for_log(r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds", 45, after=start)
+    set_checkpoint_timeout(cluster, "30s")
+    quiet = cluster.wait_for_log(r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds", 60, after=start)
     assert int(quiet.group(1)) < 2
     assert not re.search(RESIZED, cluster.log()[start:])
     assert cluster.sql(HISTORY) == []
@@ -59,7 +62,7 @@ def test_reset_rebaselines_instead_of_zeroing(make_cluster):
 
 
 def test_analyze_apply_is_not_recounted_by_the_worker(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
     start = cluster.log_offset()
     cluster.generate_wal(160)
     result = cluster.one("SELECT walrus.analyze(apply := true)")
@@ -69,14 +72,15 @@ def test_analyze_apply_is_not_recounted_by_the_worker(make_cluster):
     assert cluster.sql(HISTORY)[0][:3] == ("increase", 32, rec["recommended_size_mb"])
 
     # The worker's next cycle starts from analyze()'s baseline.
-    cluster.wait_for_log(r"pg_walrus: \d+ forced checkpoints over \d+ seconds", 45, after=start)
+    set_checkpoint_timeout(cluster, "30s")
+    cluster.wait_for_log(r"pg_walrus: \d+ forced checkpoints over \d+ seconds", 60, after=start)
     assert len(re.findall(RESIZED, cluster.log()[start:])) == 1, "only analyze() resized"
     assert len(cluster.sql(HISTORY)) == 1
     assert max_wal_size_mb(cluster) == rec["recommended_size_mb"]
 
 
 def test_history_survives_dump_and_restore(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.analyze(apply := true)")["applied"] is True
     restored_ids = [r[0] for r in cluster.sql("SELECT id FROM walrus.history")]
