@@ -56,7 +56,7 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
         resized = cluster.wait_for_log(RESIZED, 10, after=start)
     seen, secs, timeout, judged = (int(g) for g in early.groups())
     assert timeout == 30
-    assert 5 <= secs <= 27, f"decided after {secs} s of a 30 s interval"
+    assert 2 <= secs <= 29, f"decided after {secs} s of a 30 s interval: two 1 s looks at least, one left"
     assert reacted_after < 28, f"the load ran {reacted_after:.0f} s before the decision"
     assert seen >= 2, "walrus.threshold"
     # Linear extrapolation of the part seen to the full interval.
@@ -74,7 +74,7 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
     early_meta = metadata["early_reaction"]
     assert early_meta["observed_forced_checkpoints"] == seen
     assert early_meta["extrapolated_forced_checkpoints"] == judged
-    assert 5 <= early_meta["observed_sec"] <= 27
+    assert 2 <= early_meta["observed_sec"] <= 29
     assert early_meta["observed_wal_bytes"] > 2 * 16 * 1024 * 1024, "two forced checkpoints' worth of WAL at least"
     assert metadata["interval_sec"] == 30, "the strategy judged a full interval"
     reason = cluster.one("SELECT reason FROM walrus.history ORDER BY id LIMIT 1")
