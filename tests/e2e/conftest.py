@@ -22,10 +22,11 @@ VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 # interval's count, a reset or an analyze() between burst and cycle). With it
 # on, the worker may decide mid-burst, at a moment that depends on how fast
 # this machine writes. test_early_reaction.py turns it on and covers it.
+CYCLE = "30s"  # the worker's interval in these tests: checkpoint_timeout
 WORKER_TEST_SETTINGS = {
     "walrus.early_reaction": "off",
     "shared_buffers": "'32MB'",
-    "checkpoint_timeout": "'30s'",
+    "checkpoint_timeout": "'%s'" % CYCLE,
     "log_min_messages": "debug1",
     "max_wal_size": "'32MB'",
     "min_wal_size": "'32MB'",
@@ -83,15 +84,28 @@ def cluster_with_extension(make_cluster, **settings):
 
 # The worker's next cycle comes checkpoint_timeout after its last one, and it
 # re-reads checkpoint_timeout at every wake. A test that must act between a
-# burst and that cycle (analyze(), reset()) holds the cycle with HOLD_CYCLE and
-# releases it with set_checkpoint_timeout(cluster, "30s"): ordering by
-# configuration, not by racing a 30 s clock. With the whole suite's clusters
-# sharing two cores, a 160 MB burst alone can take longer than 30 s.
-HOLD_CYCLE = {"checkpoint_timeout": "'1h'"}
+# burst and that cycle (analyze(), reset()) holds the cycle (HOLD_CYCLE at
+# start, or hold_cycle() later) and lets it come with release_cycle():
+# ordering by configuration, not by racing a 30 s clock. With the whole
+# suite's clusters sharing two cores, a 160 MB burst alone can take longer
+# than 30 s.
+HELD = "1h"
+HOLD_CYCLE = {"checkpoint_timeout": "'%s'" % HELD}
 RELOADED = r"pg_walrus: configuration reloaded"
 
 
-def set_checkpoint_timeout(cluster, value: str, *, in_file: bool = False):
+def hold_cycle(cluster, *, in_file: bool = False):
+    """Puts the worker's next cycle an hour away."""
+    _set_checkpoint_timeout(cluster, HELD, in_file)
+
+
+def release_cycle(cluster, *, in_file: bool = False):
+    """Back to the tests' interval: the held cycle comes within CYCLE, at once
+    if that much has already passed since the last one."""
+    _set_checkpoint_timeout(cluster, CYCLE, in_file)
+
+
+def _set_checkpoint_timeout(cluster, value: str, in_file: bool):
     """Sets checkpoint_timeout (ALTER SYSTEM, or postgresql.conf when ALTER
     SYSTEM is refused), reloads, and returns once the worker has re-read it."""
     offset = cluster.log_offset()

@@ -5,7 +5,7 @@ import re
 import subprocess
 import urllib.request
 
-from conftest import RESIZED, cluster_with_extension, set_checkpoint_timeout, wait_for
+from conftest import RESIZED, cluster_with_extension, hold_cycle, wait_for
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
 
@@ -27,7 +27,7 @@ def test_dry_run_records_and_writes_nothing(make_cluster):
 
     # analyze(apply := true) honours dry run too. The worker's next cycle is
     # held so that the burst is still analyze()'s evidence.
-    set_checkpoint_timeout(cluster, "1h")
+    hold_cycle(cluster)
     cluster.generate_wal(160)
     result = cluster.one("SELECT walrus.analyze(apply := true)")
     assert result["applied"] is False and "dry_run" in result["reason"]
@@ -72,7 +72,7 @@ def test_zero_changes_per_hour_blocks_every_automatic_change(make_cluster):
     assert cluster.one("SELECT walrus.status()")["hourly_limit_reached"] is True
     # An explicit superuser action is not held back. The worker's next cycle
     # is held so that the burst is still analyze()'s evidence.
-    set_checkpoint_timeout(cluster, "1h")
+    hold_cycle(cluster)
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.analyze(apply := true)")["applied"] is True
 

@@ -4,7 +4,7 @@ flood of warnings (docs/operations.md lists each with what pg_walrus does)."""
 import re
 
 from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, assert_worker_survived_and_history_complete,
-                      cluster_with_extension, max_wal_size_mb, set_checkpoint_timeout, wait_for)
+                      cluster_with_extension, hold_cycle, max_wal_size_mb, release_cycle, wait_for)
 
 QUIET_OR_LOUD = r"pg_walrus: (?:detected )?(\d+) forced checkpoints over (\d+) seconds"
 
@@ -24,7 +24,7 @@ def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive
     # More load after the reset: the counter climbs past its old value, so
     # only the reset time tells the delta is meaningless.
     cluster.generate_wal(160)
-    set_checkpoint_timeout(cluster, "30s")
+    release_cycle(cluster)
     cluster.wait_for_log(r"pg_walrus: checkpoint statistics were reset; taking a new baseline", 60, after=start)
     log = cluster.log()[start:]
     assert not re.search(DETECTED, log) and not re.search(RESIZED, log)
@@ -37,7 +37,7 @@ def test_checkpoints_while_disabled_never_grow_after_reenabling(make_cluster):
     cluster = cluster_with_extension(make_cluster, **{"walrus.enable": "off"}, **HOLD_CYCLE)
     pid = cluster.worker_pid()
     cluster.generate_wal(160)
-    set_checkpoint_timeout(cluster, "30s")
+    release_cycle(cluster)
     cluster.wait_for_log(r"walrus.enable is off; baseline updated, no decision", 45)
     start = cluster.log_offset()
     with cluster.connect() as conn:
@@ -110,7 +110,7 @@ def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_versio
     assert "max_wal_size" not in cluster.auto_conf()
     # Recommendations are still computed; analyze(apply) says why it did not
     # apply. The worker's next cycle is held so that the burst is still theirs.
-    set_checkpoint_timeout(cluster, "1h", in_file=True)
+    hold_cycle(cluster, in_file=True)
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.recommendation()")["action"] in ("increase", "capped")
     result = cluster.one("SELECT walrus.analyze(apply := true)")
@@ -120,8 +120,8 @@ def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_versio
     # sizing. Releasing the held cycle may act on the burst above at once.
     resumed = cluster.log_offset()
     with open(cluster.datadir / "postgresql.conf", "a") as conf:
-        conf.write("allow_alter_system = on\nwalrus.cooldown_sec = 0\ncheckpoint_timeout = '30s'\n")
-    cluster.one("SELECT pg_reload_conf()")
+        conf.write("allow_alter_system = on\nwalrus.cooldown_sec = 0\n")
+    release_cycle(cluster, in_file=True)  # the reload takes all three
     wait_for(lambda: cluster.one("SELECT walrus.status()")["mode"] == "auto", 10, "auto mode")
     cluster.generate_wal(160)
     cluster.wait_for_log(RESIZED, 60, after=resumed)

@@ -4,7 +4,7 @@ import re
 import subprocess
 
 from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, cluster_with_extension, max_wal_size_mb,
-                      set_checkpoint_timeout, wait_for)
+                      release_cycle, wait_for)
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, forced_checkpoints FROM walrus.history ORDER BY id"
 
@@ -53,7 +53,7 @@ def test_reset_rebaselines_instead_of_zeroing(make_cluster):
     assert not re.search(r"forced checkpoints over", cluster.log()[start:]), "the cycle was held until now"
 
     # The next cycle must not count the checkpoints from before the reset.
-    set_checkpoint_timeout(cluster, "30s")
+    release_cycle(cluster)
     quiet = cluster.wait_for_log(r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds", 60, after=start)
     assert int(quiet.group(1)) < 2
     assert not re.search(RESIZED, cluster.log()[start:])
@@ -72,7 +72,7 @@ def test_analyze_apply_is_not_recounted_by_the_worker(make_cluster):
     assert cluster.sql(HISTORY)[0][:3] == ("increase", 32, rec["recommended_size_mb"])
 
     # The worker's next cycle starts from analyze()'s baseline.
-    set_checkpoint_timeout(cluster, "30s")
+    release_cycle(cluster)
     cluster.wait_for_log(r"pg_walrus: \d+ forced checkpoints over \d+ seconds", 60, after=start)
     assert len(re.findall(RESIZED, cluster.log()[start:])) == 1, "only analyze() resized"
     assert len(cluster.sql(HISTORY)) == 1
