@@ -119,10 +119,18 @@ class Cluster:
         raise AssertionError("unreachable")
 
     def stop(self, mode: str = "fast") -> None:
-        if self.started:
-            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
-                      check=False)
-            self.started = False
+        if not self.started:
+            return
+        offset = self.log_offset()
+        result = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
+                           check=False)
+        self.started = False
+        if result.returncode == 0 and mode != "immediate":
+            # pg_ctl returns once postmaster.pid is gone, but the postmaster
+            # removes that file *before* it logs its last line (UnlinkLockFiles
+            # in miscinit.c), so on a loaded machine the log can still be short
+            # of the shutdown's end. Wait for it, so callers read a whole log.
+            self.wait_for_log(r"database system is shut down", 30, after=offset)
 
     def restart(self) -> None:
         self.stop()
