@@ -243,8 +243,8 @@ pub fn init(preloading: bool) {
     GucRegistry::define_bool_guc(
         c"walrus.early_reaction",
         c"Decides before the interval ends while WAL volume is forcing checkpoints.",
-        c"The worker looks at the interval so far every checkpoint_timeout/12 and, once a storm of forced checkpoints \
-          has lasted checkpoint_timeout/6 and is still going, decides on it scaled to a full interval.",
+        c"The worker looks at the interval so far every checkpoint_timeout/30 (1 to 30 s) and, once a storm of forced \
+          checkpoints has lasted two looks and is still going, decides on it scaled to a full interval.",
         &EARLY_REACTION,
         GucContext::Sighup,
         GucFlags::default(),
