@@ -106,7 +106,7 @@ class Cluster:
     def start(self) -> "Cluster":
         for attempt in range(5):
             result = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                                "-w", "-t", "60", "start"], check=False)
+                                "-w", "-t", "180", "start"], check=False)
             if result.returncode == 0:
                 self.started = True
                 return self

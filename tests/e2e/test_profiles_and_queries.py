@@ -5,7 +5,7 @@ import json
 import psycopg
 import pytest
 
-from conftest import RESIZED, cluster_with_extension, wait_for
+from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, release_cycle, wait_for
 
 ALL_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -39,13 +39,17 @@ def test_a_profile_active_now_caps_the_decision(make_cluster):
 
 
 def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
-    cluster = cluster_with_extension(make_cluster, shared_preload_libraries="'pg_walrus,pg_stat_statements'")
+    # The cycle is held until the INSERT has finished: pg_stat_statements
+    # only knows a statement once it ends, and a cycle in the middle of a
+    # slow INSERT would grow without it.
+    cluster = cluster_with_extension(make_cluster, shared_preload_libraries="'pg_walrus,pg_stat_statements'",
+                                     **HOLD_CYCLE)
     cluster.sql("CREATE EXTENSION pg_stat_statements")
     # Growth rows list WAL per statement *since the previous cycle*: the
     # worker needs one snapshot taken with pg_stat_statements in place.
     restarted = cluster.log_offset()
     cluster.one("SELECT pg_terminate_backend(%s)", (cluster.worker_pid(),))
-    cluster.wait_for_log(r"pg_walrus: baseline taken", 30, after=restarted)
+    cluster.wait_for_log(r"pg_walrus: baseline taken", 60, after=restarted)
     with cluster.connect() as conn:
         conn.execute("CREATE TABLE light (x int)")
         conn.execute("INSERT INTO light SELECT g FROM generate_series(1, 10) g")
@@ -58,6 +62,7 @@ def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
     assert "heavy_writer" in query and "generate_series" in query, rows
     assert wal_bytes > 100 * 1024 * 1024 and per_call == pytest.approx(float(wal_bytes) / calls)
     # The worker names it in the history row of the growth it caused.
+    release_cycle(cluster)
     cluster.wait_for_log(RESIZED, 60, after=start)
     row = wait_for(lambda: cluster.sql("SELECT metadata FROM walrus.history WHERE action IN ('increase', 'capped')"),
                    10, "the growth row")

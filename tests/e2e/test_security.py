@@ -73,9 +73,10 @@ def test_search_path_shadowing_cannot_redirect_functions_or_the_worker(make_clus
     # Even the database default search_path, which the worker inherits.
     cluster.sql("ALTER DATABASE postgres SET search_path = evil, public")
     pid = cluster.worker_pid()
+    restart = cluster.log_offset()
     cluster.one("SELECT pg_terminate_backend(%s)", (pid,))
-    wait_for(lambda: (cluster.worker_pid() or pid) != pid, 30, "the restarted worker")
-    cluster.wait_for_log(r"baseline taken", 10, after=0)
+    wait_for(lambda: (cluster.worker_pid() or pid) != pid, 60, "the restarted worker")
+    cluster.wait_for_log(r"baseline taken", 30, after=restart)
     listener = cluster.connect()
     listener.execute("LISTEN walrus_events")
     start = cluster.log_offset()
@@ -84,7 +85,7 @@ def test_search_path_shadowing_cannot_redirect_functions_or_the_worker(make_clus
     rows = wait_for(lambda: cluster.sql("SELECT action FROM walrus.history"), 10, "the worker's row")
     assert rows[0][0] in ("increase", "capped")
     assert cluster.sql("SELECT reason FROM evil.history") == [("shadow",)], "the attacker's table untouched"
-    assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1, "the real pg_notify ran"
+    assert len(list(listener.notifies(timeout=30, stop_after=1))) == 1, "the real pg_notify ran"
     listener.close()
 
 

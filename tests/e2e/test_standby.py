@@ -31,8 +31,8 @@ def test_standby_never_writes_and_promotion_starts_sizing(make_cluster, pg_versi
         # Promotion: the worker starts on the new primary and sizes it.
         start = standby.log_offset()
         assert standby.one("SELECT pg_promote()") is True
-        standby.wait_for_log(r"pg_walrus worker started", 30, after=start)
-        standby.wait_for_log(BASELINE, 10, after=start)
+        standby.wait_for_log(r"pg_walrus worker started", 60, after=start)
+        standby.wait_for_log(BASELINE, 30, after=start)
         assert standby.one("SELECT walrus.status()")["in_recovery"] is False
         standby.generate_wal(160)
         standby.wait_for_log(RESIZED, 60, after=start)

@@ -3,15 +3,19 @@
 import os
 import re
 
-from conftest import (BASELINE, DETECTED, RESIZED, assert_worker_survived_and_history_complete,
-                      cluster_with_extension, wait_for)
+from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, assert_worker_survived_and_history_complete,
+                      cluster_with_extension, hold_cycle, release_cycle, wait_for)
 
 QUIET = r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds"
 ALTER_FAILED = r"WARNING:  pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle"
 
 
 def test_alter_system_failure_is_caught_and_retried(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    # The cycles are held and released around the burst and the fix, so
+    # that exactly one cycle fails and the next one retries. The blocker
+    # fails the tests' own ALTER SYSTEM too: the releases go through
+    # postgresql.conf.
+    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
     pid = cluster.worker_pid()
     assert pid
 
@@ -21,20 +25,25 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     os.mkdir(blocker)
     start = cluster.log_offset()
     cluster.generate_wal(160)
+    release_cycle(cluster, in_file=True)
 
     cluster.wait_for_log(DETECTED, 60, after=start)
     cluster.wait_for_log(ALTER_FAILED + r"\n.*DETAIL:  could not open file .*postgresql.auto.conf.tmp", 10, after=start)
+    hold_cycle(cluster, in_file=True)
     assert cluster.setting("max_wal_size") == "32MB"
     assert "max_wal_size" not in cluster.auto_conf()
     assert cluster.worker_pid() == pid, "the worker survived the ERROR"
     failed = wait_for(lambda: cluster.sql("SELECT action, metadata FROM walrus.history"), 10, "the failed row")
     assert failed[0][0] == "failed" and "postgresql.auto.conf.tmp" in failed[0][1]["error"]
+    failed_size = cluster.one("SELECT new_size_mb FROM walrus.history WHERE action = 'failed'")
 
-    # Next cycle, with the fault gone, the same decision is retried.
+    # Next cycle, with the fault gone, the same decision is retried: the
+    # burst is over, so only the retry can grow it, to the size that failed.
     os.rmdir(blocker)
     after_fix = cluster.log_offset()
-    resized = cluster.wait_for_log(RESIZED, 45, after=after_fix)
-    assert int(resized.group(1)) == 32 and int(resized.group(2)) > 32
+    release_cycle(cluster, in_file=True)
+    resized = cluster.wait_for_log(RESIZED, 60, after=after_fix)
+    assert (int(resized.group(1)), int(resized.group(2))) == (32, failed_size) and failed_size > 32
     assert cluster.worker_pid() == pid, "same worker process one cycle later"
     rows = wait_for(lambda: len(cluster.sql("SELECT 1 FROM walrus.history")) >= 2 and
                     cluster.sql("SELECT action FROM walrus.history ORDER BY id"), 10, "the retry's row")
@@ -53,8 +62,8 @@ def test_terminated_worker_is_restarted_and_rebaselines(make_cluster):
     cluster.wait_for_log(r"pg_walrus worker shutting down", 10, after=start)
     cluster.wait_for_log(r"background worker \"pg_walrus\" \(PID %d\) exited with exit code 1" % pid, 10, after=start)
     # Restart interval is 10 s.
-    cluster.wait_for_log(r"pg_walrus worker started", 30, after=start)
-    cluster.wait_for_log(BASELINE, 10, after=start)
+    cluster.wait_for_log(r"pg_walrus worker started", 60, after=start)
+    cluster.wait_for_log(BASELINE, 30, after=start)
     new_pid = cluster.worker_pid()
     assert new_pid and new_pid != pid
 
