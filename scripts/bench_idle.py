@@ -1,0 +1,72 @@
+"""Benchmark: what the worker costs on an idle server (a script, not a test).
+
+Early reaction makes the worker look at the interval every
+checkpoint_timeout / 30: every second at the smallest checkpoint_timeout
+(30 s), the worst case, used here. Each look is one read-only transaction on
+the statistics. This measures the worker's CPU time with walrus.early_reaction
+on and off, on a fresh idle cluster per run, interleaved (on off on off ...),
+from /proc/PID/schedstat (nanoseconds on CPU), with the background writer
+(which wakes every 200 ms) of the same cluster as a yardstick.
+
+    scripts/bench_idle.sh [version] [rounds] [seconds-per-run]
+"""
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgcluster import Cluster  # noqa: E402
+
+VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 120
+MODES = ("on", "off")
+
+
+def cpu_ns(pid: int) -> int:
+    """Time the process has spent on a CPU, in nanoseconds."""
+    return int(open(f"/proc/{pid}/schedstat").read().split()[0])
+
+
+def one_run(early: str) -> tuple[float, float]:
+    """(worker, bgwriter) CPU in ms per hour over SECONDS of an idle cluster."""
+    settings = {"checkpoint_timeout": "'30s'", "walrus.early_reaction": early}
+    with Cluster(VERSION, settings, name="walrus-idle") as cluster:
+        cluster.sql("CREATE EXTENSION pg_walrus")
+        cluster.wait_for_log(r"pg_walrus worker started", 60)
+        time.sleep(5)  # past the first transaction's catalogue loading
+        worker = cluster.worker_pid()
+        bgwriter = cluster.one("SELECT pid FROM pg_stat_activity WHERE backend_type = 'background writer'")
+        start = (cpu_ns(worker), cpu_ns(bgwriter))
+        time.sleep(SECONDS)
+        end = (cpu_ns(worker), cpu_ns(bgwriter))
+        assert cluster.worker_pid() == worker, "the worker restarted during the run"
+    per_hour = 3600 / SECONDS / 1e6
+    return (end[0] - start[0]) * per_hour, (end[1] - start[1]) * per_hour
+
+
+def main() -> None:
+    runs = {mode: [] for mode in MODES}
+    for round_no in range(ROUNDS):
+        for mode in MODES:  # interleaved: on off, on off, ...
+            runs[mode].append(one_run(mode))
+            worker_ms, bgwriter_ms = runs[mode][-1]
+            print(f"round {round_no + 1}/{ROUNDS} early_reaction={mode}: worker {worker_ms:.0f} ms/h, "
+                  f"bgwriter {bgwriter_ms:.0f} ms/h", file=sys.stderr)
+
+    med = {mode: [statistics.median(r[i] for r in runs[mode]) for i in range(2)] for mode in MODES}
+    print(f"\nIdle worker cost, PostgreSQL {VERSION}, checkpoint_timeout 30 s, "
+          f"{ROUNDS} interleaved rounds of {SECONDS} s (medians)")
+    print("| walrus.early_reaction | worker CPU (ms per hour) | bgwriter CPU (ms per hour) | worker / bgwriter |")
+    print("|---|---|---|---|")
+    for mode in MODES:
+        worker_ms, bgwriter_ms = med[mode]
+        print(f"| {mode} | {worker_ms:.0f} | {bgwriter_ms:.0f} | {worker_ms / bgwriter_ms:.2f} |")
+    extra = med["on"][0] - med["off"][0]
+    print(f"\nlooks cost {extra:.0f} ms of CPU per hour ({extra / 36000:.4f} % of one core)")
+
+
+if __name__ == "__main__":
+    main()
