@@ -20,9 +20,12 @@ impl Watch {
         Watch { next_look_secs: poll_period_secs(timeout_secs()), forced_at_last_look: 0 }
     }
 
-    /// How long from `elapsed` until the next look is due.
-    pub fn until_next_look(&self, elapsed: Duration) -> Duration {
-        Duration::from_secs_f64((self.next_look_secs - elapsed.as_secs_f64()).max(0.0))
+    /// How long from `elapsed` until the next look is due; `None` while
+    /// looks are off, so that the worker sleeps through to the end of the
+    /// interval instead of waking every poll period for nothing (a reload
+    /// that turns them on wakes it, and this is asked again).
+    pub fn until_next_look(&self, elapsed: Duration) -> Option<Duration> {
+        looking().then(|| Duration::from_secs_f64((self.next_look_secs - elapsed.as_secs_f64()).max(0.0)))
     }
 
     /// Looks if a look is due at `elapsed`; true when the worker should end
@@ -37,7 +40,7 @@ impl Watch {
     }
 
     fn look(&mut self) -> bool {
-        if !guc::early_reaction() || !guc::enabled() {
+        if !looking() {
             return false;
         }
         // A look that cannot read the stats simply does not react; the
@@ -64,6 +67,11 @@ impl Watch {
         let allowed = state.recent_changes.check(clock::monotonic_ns() as f64 / 1e9, &guc::rate_limits()).is_ok();
         room && allowed && should_react(&look, settings)
     }
+}
+
+/// Looks are on: walrus.early_reaction, and the worker enabled at all.
+fn looking() -> bool {
+    guc::early_reaction() && guc::enabled()
 }
 
 fn timeout_secs() -> f64 {

@@ -127,7 +127,7 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>) -> Wa
         let Some(remaining) = interval.checked_sub(elapsed()).filter(|r| !r.is_zero()) else {
             return Wake::Interval;
         };
-        let until_look = watch.as_deref().map_or(remaining, |w| w.until_next_look(elapsed()));
+        let until_look = watch.as_deref().and_then(|w| w.until_next_look(elapsed())).unwrap_or(remaining);
         wait_on_latch(remaining.min(until_look));
         if BackgroundWorker::sighup_received() {
             reload_configuration();
