@@ -33,7 +33,8 @@ use crate::{Decision, Observation, Settings};
 /// about four forced checkpoints a second at the start (each one followed by
 /// full-page images that bring the next one sooner), so deciding after 2 s
 /// rather than 5 s saves about a dozen of them. A look is one read-only
-/// transaction on the statistics, so once a second costs nothing measurable.
+/// transaction on the statistics: once a second costs an idle server about a
+/// third of a CPU second per hour (`scripts/bench_idle.sh`).
 pub fn poll_period_secs(checkpoint_timeout_secs: f64) -> f64 {
     let timeout = if checkpoint_timeout_secs.is_finite() { checkpoint_timeout_secs } else { 300.0 };
     (timeout / 30.0).clamp(1.0, 30.0)
