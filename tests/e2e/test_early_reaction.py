@@ -4,7 +4,7 @@ interval ends, on the evidence so far scaled to a full interval."""
 import re
 import threading
 
-from conftest import BASELINE, DETECTED, RESIZED, log_time, wait_for
+from conftest import BASELINE, DETECTED, RELOADED, RESIZED, log_time, wait_for
 
 EARLY = (r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "
          r"judged as (\d+) over the full interval")
@@ -124,6 +124,25 @@ def test_off_waits_for_the_full_interval(make_cluster):
     assert int(detected.group(2)) >= 29, detected.group(0)
     assert int(detected.group(1)) >= 2
     assert not re.search(EARLY, cluster.log()[start:])
+
+
+def test_turned_on_by_a_reload_while_the_worker_sleeps(make_cluster):
+    # Off, the worker sleeps through the whole interval; the reload that
+    # turns early reaction on must start the looks in that same interval.
+    cluster = make_cluster({"walrus.early_reaction": "off"})
+    baseline, start = baseline_then_load(cluster)
+    cluster.sql("ALTER SYSTEM SET walrus.early_reaction = on")
+    cluster.one("SELECT pg_reload_conf()")
+    cluster.wait_for_log(RELOADED, 30, after=start)
+    with SustainedLoad(cluster):
+        early = cluster.wait_for_log(EARLY, 60, after=start)
+    secs = int(early.group(2))
+    assert 2 <= secs <= 29, early.group(0)
+    assert (log_time(cluster, early) - log_time(cluster, baseline)).total_seconds() < 30, "inside interval 1"
+    # The early cycle logs its own "detected" line (over the seconds seen);
+    # a full cycle's would be over 29 s or more.
+    cycles = [int(m.group(2)) for m in re.finditer(DETECTED, cluster.log()[start:early.start()])]
+    assert cycles and max(cycles) <= secs, f"no full cycle came first: {cycles}"
 
 
 def test_no_reaction_while_a_rate_limit_would_block_the_change(make_cluster):
