@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use walrus_strategies::early::{Look, poll_period_secs, should_react};
+use walrus_strategies::early::{Looks, poll_period_secs, should_react};
 
 use crate::sizing::{self, Regime};
 use crate::{clock, guc, server, shmem, txn};
@@ -12,12 +12,12 @@ use crate::{clock, guc, server, shmem, txn};
 /// The looks inside one interval.
 pub struct Watch {
     next_look_secs: f64,
-    forced_at_last_look: i64,
+    looks: Looks,
 }
 
 impl Watch {
     pub fn new() -> Watch {
-        Watch { next_look_secs: poll_period_secs(timeout_secs()), forced_at_last_look: 0 }
+        Watch { next_look_secs: poll_period_secs(timeout_secs()), looks: Looks::starting(looking()) }
     }
 
     /// How long from `elapsed` until the next look is due; `None` while
@@ -31,6 +31,10 @@ impl Watch {
     /// Looks if a look is due at `elapsed`; true when the worker should end
     /// the interval now and decide.
     pub fn look_if_due(&mut self, elapsed: Duration) -> bool {
+        if !looking() {
+            self.looks.pause();
+            return false;
+        }
         let elapsed = elapsed.as_secs_f64();
         if elapsed < self.next_look_secs {
             return false;
@@ -40,9 +44,6 @@ impl Watch {
     }
 
     fn look(&mut self) -> bool {
-        if !looking() {
-            return false;
-        }
         // A look that cannot read the stats simply does not react; the
         // cycle at the end of the interval reports the problem.
         let Ok(Some(reading)) = txn::guarded(sizing::read_now) else {
@@ -54,13 +55,9 @@ impl Watch {
         let Some(observation) = sizing::observe(&state, &reading, settings) else {
             return false;
         };
-        let forced = observation.forced_checkpoints;
-        let look = Look {
-            elapsed_secs: observation.interval_secs,
-            forced_so_far: forced,
-            forced_since_last_look: forced.saturating_sub(self.forced_at_last_look),
+        let Some(look) = self.looks.look(observation.interval_secs, observation.forced_checkpoints) else {
+            return false;
         };
-        self.forced_at_last_look = forced;
         // Reacting only makes sense when a change could follow: room to grow,
         // and no rate limit that would turn the decision into a skip.
         let room = observation.current_size_mb < settings.ceiling_mb();

@@ -58,6 +58,39 @@ pub struct Look {
     pub forced_since_last_look: i64,
 }
 
+/// What the looks inside one interval remember: the forced count at the
+/// previous look, when there was one since looks were (re)started.
+///
+/// "Since the previous look" must mean a look a poll period ago. When looks
+/// are turned on mid-interval (by a reload of walrus.early_reaction or
+/// walrus.enable) there is none: the first look then only takes a reading,
+/// or a burst that ended before looks were on would pass for a storm still
+/// going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Looks {
+    forced_at_last_look: Option<i64>,
+}
+
+impl Looks {
+    /// At the start of an interval: if looks are on, the interval's start
+    /// (no forced checkpoint yet) counts as the previous look.
+    pub fn starting(looking: bool) -> Looks {
+        Looks { forced_at_last_look: looking.then_some(0) }
+    }
+
+    /// Looks are off: the next look will have no previous one.
+    pub fn pause(&mut self) {
+        self.forced_at_last_look = None;
+    }
+
+    /// The look at `elapsed_secs` seeing `forced_so_far`; `None` for the
+    /// first look after a pause, which only takes its reading.
+    pub fn look(&mut self, elapsed_secs: f64, forced_so_far: i64) -> Option<Look> {
+        let previous = self.forced_at_last_look.replace(forced_so_far)?;
+        Some(Look { elapsed_secs, forced_so_far, forced_since_last_look: forced_so_far.saturating_sub(previous) })
+    }
+}
+
 /// Whether this look calls for deciding now rather than at the end of the
 /// interval. Close to the end (less than a poll period left), waiting for
 /// the full interval costs little and gives the full evidence.
@@ -149,6 +182,28 @@ mod tests {
         let strict = Settings { threshold: 20, ..s };
         assert!(!should_react(&storm, &strict), "the threshold is the DBA's");
         assert!(should_react(&Look { forced_so_far: 20, ..storm }, &strict));
+    }
+
+    #[test]
+    fn a_look_counts_since_the_previous_look_and_never_across_a_pause() {
+        let mut looks = Looks::starting(true);
+        let first = looks.look(1.0, 3).unwrap();
+        assert_eq!((first.forced_so_far, first.forced_since_last_look), (3, 3), "since the interval's start");
+        assert_eq!(looks.look(2.0, 5).unwrap().forced_since_last_look, 2);
+        assert_eq!(looks.look(3.0, 5).unwrap().forced_since_last_look, 0, "the burst is over");
+
+        // Turned on mid-interval after a burst that is over: the first look
+        // only reads; the next one sees nothing new, so no reaction.
+        let s = settings(30.0);
+        let mut late = Looks::starting(false);
+        assert_eq!(late.look(15.0, 12), None);
+        let next = late.look(16.0, 12).unwrap();
+        assert!(!should_react(&next, &s), "{next:?}");
+        // A storm still going is seen from the second look on.
+        assert!(should_react(&late.look(17.0, 14).unwrap(), &s));
+
+        late.pause();
+        assert_eq!(late.look(18.0, 20), None, "off and on again: a fresh first look");
     }
 
     #[test]

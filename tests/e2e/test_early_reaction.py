@@ -3,6 +3,7 @@ interval ends, on the evidence so far scaled to a full interval."""
 
 import re
 import threading
+import time
 
 from conftest import BASELINE, DETECTED, RELOADED, RESIZED, log_time, wait_for
 
@@ -143,6 +144,29 @@ def test_turned_on_by_a_reload_while_the_worker_sleeps(make_cluster):
     # a full cycle's would be over 29 s or more.
     cycles = [int(m.group(2)) for m in re.finditer(DETECTED, cluster.log()[start:early.start()])]
     assert cycles and max(cycles) <= secs, f"no full cycle came first: {cycles}"
+
+
+def test_turned_on_after_a_burst_that_is_over_waits_for_the_full_interval(make_cluster):
+    # A 60 s interval, so that the burst, the reload and several looks (every
+    # 2 s) fit in it on a crowded machine. The burst forces its checkpoints
+    # before looks are on; the first look after the reload must only take a
+    # reading, not count the whole burst as "since the previous look".
+    cluster = make_cluster({"walrus.early_reaction": "off", "checkpoint_timeout": "'60s'"})
+    baseline, start = baseline_then_load(cluster)
+    began = time.monotonic()
+    cluster.generate_wal(64)
+    # Turned on once the interval is past the 4 s an early decision needs,
+    # so that the first look could react if it counted the burst as new.
+    time.sleep(max(0.0, 6 - (time.monotonic() - began)))
+    cluster.sql("ALTER SYSTEM SET walrus.early_reaction = on")
+    cluster.one("SELECT pg_reload_conf()")
+    reloaded = cluster.wait_for_log(RELOADED, 30, after=start)
+    detected = cluster.wait_for_log(DETECTED, 90, after=start)
+    forced, secs = int(detected.group(1)), int(detected.group(2))
+    assert forced >= 2 and secs >= 59, detected.group(0)
+    on_at = (log_time(cluster, reloaded) - log_time(cluster, baseline)).total_seconds()
+    assert 4 <= on_at <= 52, f"looks came on {on_at:.1f} s into the interval: not a test of this"
+    assert not re.search(EARLY, cluster.log()[start:detected.end()])
 
 
 def test_no_reaction_while_a_rate_limit_would_block_the_change(make_cluster):
