@@ -10,11 +10,7 @@ source "$(dirname "$0")/common.sh"
 cd "$WALRUS_ROOT"
 version=${1:-15}
 out=${4:-docs}
-bash scripts/setup.sh "$version"
-build_log=$(mktemp)
-cargo pgrx install --release --pg-config "$(pg_config_for "$version")" --no-default-features \
-    --features "pg$version all-strategies" >"$build_log" 2>&1 || { cat "$build_log"; die "the build failed"; }
-rm -f "$build_log"
+install_release_build "$version"
 venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
 "$venv/bin/python" scripts/bench_pgbench.py "$version" "${2:-3}" "${3:-360}" "$out" | tee "$out/benchmark-table.md"
 plot_venv=$(bash scripts/venv.sh plot-venv scripts/requirements-plot.txt)

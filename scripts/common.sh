@@ -54,3 +54,19 @@ as_pg_user() {
         "$@"
     fi
 }
+
+# Sets PostgreSQL `$1` up (scripts/setup.sh) and installs a release build of
+# pg_walrus with every strategy into it: what the demo and the benchmarks
+# run. The build's output is shown only when it fails.
+install_release_build() {
+    local version=$1 build_log
+    bash "$WALRUS_ROOT/scripts/setup.sh" "$version"
+    log "building and installing pg_walrus into PostgreSQL $version"
+    build_log=$(mktemp)
+    if ! cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
+        --no-default-features --features "pg$version all-strategies" >"$build_log" 2>&1; then
+        cat "$build_log"
+        die "the build failed"
+    fi
+    rm -f "$build_log"
+}

@@ -10,15 +10,7 @@ source "$(dirname "$0")/common.sh"
 cd "$WALRUS_ROOT"
 
 version=${1:-15}
-bash scripts/setup.sh "$version"
-log "building and installing pg_walrus into PostgreSQL $version"
-build_log=$(mktemp)
-if ! cargo pgrx install --release --pg-config "$(pg_config_for "$version")" \
-    --no-default-features --features "pg$version all-strategies" >"$build_log" 2>&1; then
-    cat "$build_log"
-    die "the build failed"
-fi
-rm -f "$build_log"
+install_release_build "$version"
 
 venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
 exec "$venv/bin/python" scripts/demo.py "$version"
