@@ -9,6 +9,7 @@ block), also when the caller fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import random
@@ -104,6 +105,7 @@ class Cluster:
 
     # --- lifecycle -----------------------------------------------------------
     def start(self) -> "Cluster":
+        # -t 180: the whole e2e suite starts its clusters at once on two cores.
         for attempt in range(5):
             result = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
                                 "-w", "-t", "180", "start"], check=False)
@@ -177,10 +179,11 @@ class Cluster:
             return self.one("SELECT num_requested FROM pg_stat_checkpointer")
         return self.one("SELECT checkpoints_req FROM pg_stat_bgwriter")
 
-    def generate_wal(self, megabytes: int, table: str = "walrus_load") -> None:
-        """Writes roughly `megabytes` of WAL with plain inserts (no CHECKPOINT)."""
+    def generate_wal(self, megabytes: int, table: str = "walrus_load", conn=None) -> None:
+        """Writes roughly `megabytes` of WAL with plain inserts (no CHECKPOINT),
+        on `conn` if given (a load that must not pause to reconnect)."""
         rows = megabytes * 1024 * 1024 // 560
-        with self.connect() as conn:
+        with contextlib.nullcontext(conn) if conn is not None else self.connect() as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigint, payload text)")
             conn.execute(f"INSERT INTO {table} SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, %s) g",
                          (rows,))

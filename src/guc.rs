@@ -243,8 +243,9 @@ pub fn init(preloading: bool) {
     GucRegistry::define_bool_guc(
         c"walrus.early_reaction",
         c"Decides before the interval ends while WAL volume is forcing checkpoints.",
-        c"The worker looks at the interval so far every checkpoint_timeout/30 (1 to 30 s) and, once a storm of forced \
-          checkpoints has lasted two looks and is still going, decides on it scaled to a full interval.",
+        c"The worker looks at the interval so far every checkpoint_timeout/30 (1 to 30 s); once the interval has lasted \
+          two looks with walrus.threshold forced checkpoints, one of them since the last look, it decides on the \
+          evidence scaled to a full interval.",
         &EARLY_REACTION,
         GucContext::Sighup,
         GucFlags::default(),

@@ -83,6 +83,20 @@ def cluster_with_extension(make_cluster, **settings):
     return cluster
 
 
+def restart_worker(cluster) -> re.Match:
+    """Terminates the worker and returns the baseline line of the one the
+    postmaster starts in its place (after its 10 s restart interval): the
+    start of a fresh interval."""
+    pid = cluster.worker_pid()
+    offset = cluster.log_offset()
+    cluster.one("SELECT pg_terminate_backend(%s)", (pid,))
+    wait_for(lambda: (cluster.worker_pid() or pid) != pid, 60, "the restarted worker")
+    return cluster.wait_for_log(BASELINE, 30, after=offset)
+
+
+LOG_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})")
+
+
 def log_time(cluster, match: re.Match) -> datetime:
     """When the server logged the line `match` (a match in cluster.log()) is
     on: the %m timestamp log_line_prefix starts every line with. Durations
@@ -90,7 +104,7 @@ def log_time(cluster, match: re.Match) -> datetime:
     test got round to reading the log."""
     log = cluster.log()
     line_start = log.rfind("\n", 0, match.start()) + 1
-    stamp = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})", log[line_start:])
+    stamp = LOG_TIMESTAMP.match(log, line_start)
     assert stamp, log[line_start:line_start + 200]
     return datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f")
 
@@ -153,3 +167,4 @@ def assert_worker_survived_and_history_complete(cluster, pid):
     while (seen := counts())[0] != seen[1] and time.monotonic() < deadline:
         time.sleep(0.5)
     assert seen[0] == seen[1], f"history rows (applied, failed) {seen[0]} != log {seen[1]}"
+    assert cluster.worker_pid() == pid, "the worker is still the same process"

@@ -41,7 +41,8 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
     pgbench = str(cluster.bindir / "pgbench")
     conn_args = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
     subprocess.run([pgbench, "-i", "-s", "10", "-q", *conn_args, "postgres"], check=True, capture_output=True)
-    load = subprocess.Popen([pgbench, "-c", "2", "-j", "1", "-T", str(SECONDS), *conn_args, "postgres"],
+    # pgbench writes for as long as the clients call (stopped with them).
+    load = subprocess.Popen([pgbench, "-c", "2", "-j", "1", "-T", str(6 * SECONDS), *conn_args, "postgres"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     stop, errors, threads, all_counts = threading.Event(), [], [], []
@@ -64,6 +65,8 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
     for t in threads:
         t.join(30)
     elapsed = time.monotonic() - began
+    assert load.poll() is None, "pgbench wrote all along"
+    load.terminate()
     load.wait(30)
 
     total = sum(sum(c.values()) for c in all_counts)

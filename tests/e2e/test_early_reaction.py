@@ -5,7 +5,7 @@ import re
 import threading
 import time
 
-from conftest import BASELINE, DETECTED, RELOADED, RESIZED, log_time, wait_for
+from conftest import BASELINE, DETECTED, RELOADED, RESIZED, log_time, restart_worker, wait_for
 
 EARLY = (r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "
          r"judged as (\d+) over the full interval")
@@ -26,8 +26,7 @@ class SustainedLoad:
         # One connection for the whole storm: no pause between the inserts.
         with self.cluster.connect() as conn:
             while not self.stop.is_set():
-                conn.execute(f"INSERT INTO {LOAD_TABLE} SELECT g, repeat(md5(g::text), 16) "
-                             "FROM generate_series(1, 30000) g")  # about 16 MB of WAL
+                self.cluster.generate_wal(16, table=LOAD_TABLE, conn=conn)
 
     def __enter__(self):
         self.thread.start()
@@ -54,9 +53,7 @@ def baseline_then_load(cluster):
     cluster.sql("CREATE EXTENSION pg_walrus")
     cluster.sql(f"CREATE TABLE {LOAD_TABLE} (id bigint, payload text)")
     cluster.wait_for_log(BASELINE, 60)
-    restart = cluster.log_offset()
-    cluster.one("SELECT pg_terminate_backend(%s)", (cluster.worker_pid(),))
-    baseline = cluster.wait_for_log(BASELINE, 60, after=restart)
+    baseline = restart_worker(cluster)
     return baseline, cluster.log_offset()
 
 

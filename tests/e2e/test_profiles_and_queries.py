@@ -5,7 +5,7 @@ import json
 import psycopg
 import pytest
 
-from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, release_cycle, wait_for
+from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, release_cycle, restart_worker, wait_for
 
 ALL_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -47,9 +47,7 @@ def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
     cluster.sql("CREATE EXTENSION pg_stat_statements")
     # Growth rows list WAL per statement *since the previous cycle*: the
     # worker needs one snapshot taken with pg_stat_statements in place.
-    restarted = cluster.log_offset()
-    cluster.one("SELECT pg_terminate_backend(%s)", (cluster.worker_pid(),))
-    cluster.wait_for_log(r"pg_walrus: baseline taken", 60, after=restarted)
+    restart_worker(cluster)
     with cluster.connect() as conn:
         conn.execute("CREATE TABLE light (x int)")
         conn.execute("INSERT INTO light SELECT g FROM generate_series(1, 10) g")

@@ -6,7 +6,7 @@ import re
 import psycopg
 import pytest
 
-from conftest import RESIZED, cluster_with_extension, wait_for
+from conftest import RESIZED, cluster_with_extension, restart_worker, wait_for
 
 # A call for every function in schema walrus, by signature.
 CALLS = {
@@ -72,11 +72,7 @@ def test_search_path_shadowing_cannot_redirect_functions_or_the_worker(make_clus
         assert conn.execute("SELECT walrus.status()").fetchone()[0]["worker_running"] is True
     # Even the database default search_path, which the worker inherits.
     cluster.sql("ALTER DATABASE postgres SET search_path = evil, public")
-    pid = cluster.worker_pid()
-    restart = cluster.log_offset()
-    cluster.one("SELECT pg_terminate_backend(%s)", (pid,))
-    wait_for(lambda: (cluster.worker_pid() or pid) != pid, 60, "the restarted worker")
-    cluster.wait_for_log(r"baseline taken", 30, after=restart)
+    restart_worker(cluster)
     listener = cluster.connect()
     listener.execute("LISTEN walrus_events")
     start = cluster.log_offset()
