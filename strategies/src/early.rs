@@ -24,6 +24,7 @@
 
 use serde_json::{Value, json};
 
+use crate::evidence::trigger_distance_bytes;
 use crate::{Decision, Observation, Settings};
 
 /// How often the worker looks at the interval so far: a thirtieth of
@@ -56,6 +57,18 @@ pub struct Look {
     pub forced_so_far: i64,
     /// Of those, how many came after the previous look.
     pub forced_since_last_look: i64,
+    /// WAL written since the previous look, bytes.
+    pub wal_since_last_look: f64,
+    /// Seconds since the previous look.
+    pub secs_since_last_look: f64,
+}
+
+/// A look's reading, kept for the next look.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Reading {
+    elapsed_secs: f64,
+    forced: i64,
+    wal_bytes: f64,
 }
 
 /// What the looks inside one interval remember: the forced count at the
@@ -66,40 +79,66 @@ pub struct Look {
 /// walrus.enable) there is none: the first look then only takes a reading,
 /// or a burst that ended before looks were on would pass for a storm still
 /// going.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Looks {
-    forced_at_last_look: Option<i64>,
+    previous: Option<Reading>,
 }
 
 impl Looks {
     /// At the start of an interval: if looks are on, the interval's start
-    /// (no forced checkpoint yet) counts as the previous look.
+    /// (nothing forced, no WAL yet) counts as the previous look.
     pub fn starting(looking: bool) -> Looks {
-        Looks { forced_at_last_look: looking.then_some(0) }
+        Looks { previous: looking.then_some(Reading::default()) }
     }
 
     /// Looks are off: the next look will have no previous one.
     pub fn pause(&mut self) {
-        self.forced_at_last_look = None;
+        self.previous = None;
     }
 
-    /// The look at `elapsed_secs` seeing `forced_so_far`; `None` for the
-    /// first look after a pause, which only takes its reading.
-    pub fn look(&mut self, elapsed_secs: f64, forced_so_far: i64) -> Option<Look> {
-        let previous = self.forced_at_last_look.replace(forced_so_far)?;
-        Some(Look { elapsed_secs, forced_so_far, forced_since_last_look: forced_so_far.saturating_sub(previous) })
+    /// The look at `elapsed_secs` seeing `forced_so_far` forced checkpoints
+    /// and `wal_so_far` bytes of WAL since the interval began; `None` for
+    /// the first look after a pause, which only takes its reading.
+    pub fn look(&mut self, elapsed_secs: f64, forced_so_far: i64, wal_so_far: f64) -> Option<Look> {
+        let now = Reading { elapsed_secs, forced: forced_so_far, wal_bytes: wal_so_far };
+        let previous = self.previous.replace(now)?;
+        Some(Look {
+            elapsed_secs,
+            forced_so_far,
+            forced_since_last_look: forced_so_far.saturating_sub(previous.forced),
+            wal_since_last_look: (wal_so_far - previous.wal_bytes).max(0.0),
+            secs_since_last_look: elapsed_secs - previous.elapsed_secs,
+        })
     }
+}
+
+/// Whether the WAL since the previous look, kept up for a whole interval,
+/// would force at least one more checkpoint at `current_size_mb`: the storm's
+/// WAL is still coming.
+///
+/// The forced checkpoint "since the previous look" alone does not say it:
+/// the checkpointer counts a checkpoint when it starts but publishes the
+/// count only from its paced write loop or when it is done
+/// (`pgstat_report_checkpointer` in checkpointer.c), and a checkpoint a
+/// burst forced is then spread over most of a `checkpoint_timeout` (53 s of
+/// 60 s on the e2e test's server). A count can so show up after the WAL that
+/// forced it has stopped; WAL is counted as it is written.
+pub fn wal_still_coming(look: &Look, current_size_mb: i32, settings: &Settings) -> bool {
+    look.secs_since_last_look > 0.0
+        && look.wal_since_last_look * settings.checkpoint_timeout_secs / look.secs_since_last_look
+            >= trigger_distance_bytes(current_size_mb, settings)
 }
 
 /// Whether this look calls for deciding now rather than at the end of the
 /// interval. Close to the end (less than a poll period left), waiting for
 /// the full interval costs little and gives the full evidence.
-pub fn should_react(look: &Look, settings: &Settings) -> bool {
+pub fn should_react(look: &Look, current_size_mb: i32, settings: &Settings) -> bool {
     let period = poll_period_secs(settings.checkpoint_timeout_secs);
     look.elapsed_secs >= min_window_secs(settings.checkpoint_timeout_secs)
         && look.elapsed_secs + period < settings.checkpoint_timeout_secs
         && !settings.is_quiet(look.forced_so_far)
         && look.forced_since_last_look > 0
+        && wal_still_coming(look, current_size_mb, settings)
 }
 
 /// `obs`, a part of an interval, scaled to a full `checkpoint_timeout` as if
@@ -164,12 +203,23 @@ mod tests {
         assert_eq!(poll_period_secs(f64::NAN), 10.0, "a broken timeout falls back to the default");
     }
 
+    const MB: f64 = BYTES_PER_MB;
+
     #[test]
     fn reacts_only_to_an_ongoing_storm_seen_long_enough() {
         let s = settings(30.0);
-        let storm = Look { elapsed_secs: 5.0, forced_so_far: 15, forced_since_last_look: 7 };
-        assert!(should_react(&storm, &s));
-        assert!(should_react(&Look { elapsed_secs: 2.0, ..storm }, &s), "two looks, 2 s, are enough at 30 s");
+        // 64 MB: a checkpoint every 16 MB of WAL (floor(64 / 16 / 1.9) - 1 segments).
+        let size = 64;
+        assert_eq!(trigger_distance_bytes(size, &s), 16.0 * MB);
+        let storm = Look {
+            elapsed_secs: 5.0,
+            forced_so_far: 15,
+            forced_since_last_look: 7,
+            wal_since_last_look: 90.0 * MB,
+            secs_since_last_look: 1.0,
+        };
+        assert!(should_react(&storm, size, &s));
+        assert!(should_react(&Look { elapsed_secs: 2.0, ..storm }, size, &s), "two looks, 2 s, are enough at 30 s");
         let cases = [
             (Look { elapsed_secs: 1.5, ..storm }, "too soon to extrapolate"),
             (Look { forced_so_far: 1, forced_since_last_look: 1, ..storm }, "below walrus.threshold"),
@@ -177,33 +227,61 @@ mod tests {
             (Look { elapsed_secs: 29.2, ..storm }, "the full interval is a moment away"),
         ];
         for (look, why) in cases {
-            assert!(!should_react(&look, &s), "{why}: {look:?}");
+            assert!(!should_react(&look, size, &s), "{why}: {look:?}");
         }
         let strict = Settings { threshold: 20, ..s };
-        assert!(!should_react(&storm, &strict), "the threshold is the DBA's");
-        assert!(should_react(&Look { forced_so_far: 20, ..storm }, &strict));
+        assert!(!should_react(&storm, size, &strict), "the threshold is the DBA's");
+        assert!(should_react(&Look { forced_so_far: 20, ..storm }, size, &strict));
+    }
+
+    #[test]
+    fn a_checkpoint_published_late_does_not_pass_for_a_storm_still_going() {
+        // PostgreSQL 17/18 publish a spread checkpoint's count when it is on
+        // schedule or done: the count can rise long after the burst's WAL
+        // stopped. The WAL since the previous look says whether it goes on.
+        let s = settings(60.0);
+        let size = 32; // a checkpoint every 16 MB: floor(32 / 16 / 1.9) = 1 segment, at least one
+        let late = Look {
+            elapsed_secs: 39.0,
+            forced_so_far: 7,
+            forced_since_last_look: 1,
+            wal_since_last_look: 0.2 * MB,
+            secs_since_last_look: 2.0,
+        };
+        assert!(!wal_still_coming(&late, size, &s), "6 MB per interval at this pace: no checkpoint");
+        assert!(!should_react(&late, size, &s));
+        // The same look with the burst's WAL still coming: 16 MB per interval
+        // at this pace is one more checkpoint.
+        let going = Look { wal_since_last_look: 16.0 * MB * 2.0 / 60.0, ..late };
+        assert!(wal_still_coming(&going, size, &s) && should_react(&going, size, &s));
+        let just_short = Look { wal_since_last_look: 15.9 * MB * 2.0 / 60.0, ..late };
+        assert!(!wal_still_coming(&just_short, size, &s));
+        assert!(!wal_still_coming(&Look { secs_since_last_look: 0.0, ..going }, size, &s), "no time, no pace");
     }
 
     #[test]
     fn a_look_counts_since_the_previous_look_and_never_across_a_pause() {
         let mut looks = Looks::starting(true);
-        let first = looks.look(1.0, 3).unwrap();
+        let first = looks.look(1.0, 3, 50.0 * MB).unwrap();
         assert_eq!((first.forced_so_far, first.forced_since_last_look), (3, 3), "since the interval's start");
-        assert_eq!(looks.look(2.0, 5).unwrap().forced_since_last_look, 2);
-        assert_eq!(looks.look(3.0, 5).unwrap().forced_since_last_look, 0, "the burst is over");
+        assert_eq!((first.wal_since_last_look, first.secs_since_last_look), (50.0 * MB, 1.0));
+        let second = looks.look(2.5, 5, 80.0 * MB).unwrap();
+        assert_eq!((second.forced_since_last_look, second.wal_since_last_look, second.secs_since_last_look),
+                   (2, 30.0 * MB, 1.5));
+        assert_eq!(looks.look(3.5, 5, 80.0 * MB).unwrap().forced_since_last_look, 0, "the burst is over");
 
         // Turned on mid-interval after a burst that is over: the first look
         // only reads; the next one sees nothing new, so no reaction.
         let s = settings(30.0);
         let mut late = Looks::starting(false);
-        assert_eq!(late.look(15.0, 12), None);
-        let next = late.look(16.0, 12).unwrap();
-        assert!(!should_react(&next, &s), "{next:?}");
+        assert_eq!(late.look(15.0, 12, 200.0 * MB), None);
+        let next = late.look(16.0, 12, 200.0 * MB).unwrap();
+        assert!(!should_react(&next, 64, &s), "{next:?}");
         // A storm still going is seen from the second look on.
-        assert!(should_react(&late.look(17.0, 14).unwrap(), &s));
+        assert!(should_react(&late.look(17.0, 14, 240.0 * MB).unwrap(), 64, &s));
 
         late.pause();
-        assert_eq!(late.look(18.0, 20), None, "off and on again: a fresh first look");
+        assert_eq!(late.look(18.0, 20, 300.0 * MB), None, "off and on again: a fresh first look");
     }
 
     #[test]
