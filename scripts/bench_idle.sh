@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark of the idle worker (see scripts/bench_idle.py). Not a test.
+#
+#   scripts/bench_idle.sh [version] [rounds] [seconds-per-run]
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
-cd "$WALRUS_ROOT"
-version=${1:-15}
-install_release_build "$version"
-bash scripts/venv.sh venv tests/e2e/requirements.txt >/dev/null
-exec "$WALRUS_CACHE/venv/bin/python" scripts/bench_idle.py "$@"
+run_python_benchmark bench_idle.py "$@"

@@ -70,3 +70,14 @@ install_release_build() {
     fi
     rm -f "$build_log"
 }
+
+# Runs the Python benchmark scripts/`$1` with the remaining arguments
+# ([version] first, 15 by default) on a release build installed into that
+# PostgreSQL, in the e2e suite's venv.
+run_python_benchmark() {
+    local script=$1 venv
+    shift
+    install_release_build "${1:-15}"
+    venv=$(bash "$WALRUS_ROOT/scripts/venv.sh" venv tests/e2e/requirements.txt)
+    exec "$venv/bin/python" "$WALRUS_ROOT/scripts/$script" "$@"
+}
