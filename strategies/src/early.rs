@@ -24,7 +24,7 @@
 
 use serde_json::{Value, json};
 
-use crate::evidence::trigger_distance_bytes;
+use crate::evidence::{trigger_distance_bytes, wal_per_timeout};
 use crate::{Decision, Observation, Settings};
 
 /// How often the worker looks at the interval so far: a thirtieth of
@@ -71,8 +71,8 @@ struct Reading {
     wal_bytes: f64,
 }
 
-/// What the looks inside one interval remember: the forced count at the
-/// previous look, when there was one since looks were (re)started.
+/// What the looks inside one interval remember: the previous look's reading
+/// (time, forced count, WAL), when there was one since looks were (re)started.
 ///
 /// "Since the previous look" must mean a look a poll period ago. When looks
 /// are turned on mid-interval (by a reload of walrus.early_reaction or
@@ -125,7 +125,7 @@ impl Looks {
 /// forced it has stopped; WAL is counted as it is written.
 pub fn wal_still_coming(look: &Look, current_size_mb: i32, settings: &Settings) -> bool {
     look.secs_since_last_look > 0.0
-        && look.wal_since_last_look * settings.checkpoint_timeout_secs / look.secs_since_last_look
+        && wal_per_timeout(look.wal_since_last_look, look.secs_since_last_look, settings)
             >= trigger_distance_bytes(current_size_mb, settings)
 }
 
@@ -236,9 +236,9 @@ mod tests {
 
     #[test]
     fn a_checkpoint_published_late_does_not_pass_for_a_storm_still_going() {
-        // PostgreSQL 17/18 publish a spread checkpoint's count when it is on
-        // schedule or done: the count can rise long after the burst's WAL
-        // stopped. The WAL since the previous look says whether it goes on.
+        // The checkpointer publishes a spread checkpoint's count from its
+        // paced loop or when it is done: the count can rise after the burst's
+        // WAL stopped. The WAL since the previous look says whether it goes on.
         let s = settings(60.0);
         let size = 32; // a checkpoint every 16 MB: floor(32 / 16 / 1.9) = 1 segment, at least one
         let late = Look {
