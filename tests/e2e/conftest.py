@@ -123,27 +123,29 @@ RELOADED = r"pg_walrus: configuration reloaded"
 
 def hold_cycle(cluster, *, in_file: bool = False):
     """Puts the worker's next cycle an hour away."""
-    _set_checkpoint_timeout(cluster, HELD, in_file)
+    reload_with(cluster, "checkpoint_timeout", HELD, in_file=in_file)
 
 
 def release_cycle(cluster, *, in_file: bool = False):
     """Back to the tests' interval: the held cycle comes within CYCLE, at once
     if that much has already passed since the last one."""
-    _set_checkpoint_timeout(cluster, CYCLE, in_file)
+    reload_with(cluster, "checkpoint_timeout", CYCLE, in_file=in_file)
 
 
-def _set_checkpoint_timeout(cluster, value: str, in_file: bool):
-    """Sets checkpoint_timeout (ALTER SYSTEM, or postgresql.conf when ALTER
-    SYSTEM is refused), reloads, and returns once the worker has re-read it."""
+def reload_with(cluster, name: str, value: str, *, in_file: bool = False) -> re.Match:
+    """Sets `name` (ALTER SYSTEM, or postgresql.conf when ALTER SYSTEM is
+    refused), reloads, and returns the worker's line saying it has re-read
+    its configuration."""
     offset = cluster.log_offset()
     if in_file:
         with open(cluster.datadir / "postgresql.conf", "a") as conf:
-            conf.write(f"checkpoint_timeout = '{value}'\n")
+            conf.write(f"{name} = '{value}'\n")
     else:
-        cluster.sql(f"ALTER SYSTEM SET checkpoint_timeout = '{value}'")
+        cluster.sql(f"ALTER SYSTEM SET {name} = '{value}'")
     cluster.one("SELECT pg_reload_conf()")
-    cluster.wait_for_log(RELOADED, 30, after=offset)
-    assert cluster.setting("checkpoint_timeout") == value
+    reloaded = cluster.wait_for_log(RELOADED, 30, after=offset)
+    assert cluster.setting(name) == value
+    return reloaded
 
 
 def assert_worker_survived_and_history_complete(cluster, pid):

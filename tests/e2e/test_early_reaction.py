@@ -5,7 +5,7 @@ import re
 import threading
 import time
 
-from conftest import BASELINE, DETECTED, RELOADED, RESIZED, log_time, restart_worker, wait_for
+from conftest import BASELINE, DETECTED, RESIZED, log_time, reload_with, restart_worker, wait_for
 
 EARLY = (r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "
          r"judged as (\d+) over the full interval")
@@ -129,9 +129,7 @@ def test_turned_on_by_a_reload_while_the_worker_sleeps(make_cluster):
     # turns early reaction on must start the looks in that same interval.
     cluster = make_cluster({"walrus.early_reaction": "off"})
     baseline, start = baseline_then_load(cluster)
-    cluster.sql("ALTER SYSTEM SET walrus.early_reaction = on")
-    cluster.one("SELECT pg_reload_conf()")
-    cluster.wait_for_log(RELOADED, 30, after=start)
+    reload_with(cluster, "walrus.early_reaction", "on")
     with SustainedLoad(cluster):
         early = cluster.wait_for_log(EARLY, 60, after=start)
     secs = int(early.group(2))
@@ -159,9 +157,7 @@ def test_turned_on_after_a_burst_that_is_over_waits_for_the_full_interval(make_c
     # Turned on once the interval is past the 4 s an early decision needs,
     # so that the first look could react if it counted the burst as new.
     time.sleep(max(0.0, 6 - (time.monotonic() - began)))
-    cluster.sql("ALTER SYSTEM SET walrus.early_reaction = on")
-    cluster.one("SELECT pg_reload_conf()")
-    reloaded = cluster.wait_for_log(RELOADED, 30, after=start)
+    reloaded = reload_with(cluster, "walrus.early_reaction", "on")
     detected = cluster.wait_for_log(DETECTED, 90, after=start)
     forced, secs = int(detected.group(1)), int(detected.group(2))
     assert forced >= 2 and secs >= 59, detected.group(0)
