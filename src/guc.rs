@@ -244,8 +244,8 @@ pub fn init(preloading: bool) {
         c"walrus.early_reaction",
         c"Decides before the interval ends while WAL volume is forcing checkpoints.",
         c"The worker looks at the interval so far every checkpoint_timeout/30 (1 to 30 s); once the interval has lasted \
-          two looks with walrus.threshold forced checkpoints, one of them since the last look, it decides on the \
-          evidence scaled to a full interval.",
+          two looks with walrus.threshold forced checkpoints, one of them since the last look, and WAL is still coming \
+          fast enough to force another, it decides on the evidence scaled to a full interval.",
         &EARLY_REACTION,
         GucContext::Sighup,
         GucFlags::default(),
