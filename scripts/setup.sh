@@ -17,7 +17,7 @@ versions=("$@")
 packages=(
     build-essential pkg-config clang libclang-dev
     bison flex libreadline-dev zlib1g-dev libssl-dev libxml2-dev
-    dpkg-dev sudo iproute2 procps jq python3 python3-venv
+    curl dpkg-dev sudo iproute2 procps jq python3 python3-venv shellcheck
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
     prometheus prometheus-postgres-exporter
 )
@@ -48,33 +48,20 @@ if [ "$have" != "$want" ]; then
     cargo install cargo-pgrx --version "$want" --locked --quiet
 fi
 
-# --- PostgreSQL builds from Debian source packages ---------------------------
-# PG 17 comes from trixie, 18 from sid; a private apt configuration keeps those
-# source lists away from the system's own.
-suite_for() { case $1 in 17) echo trixie ;; 18) echo sid ;; *) die "no source suite for PostgreSQL $1" ;; esac; }
-
+# --- PostgreSQL builds from Debian's upstream source tarballs -----------------
+# PG 17 comes from trixie, 18 from sid (scripts/pg_source.sh picks the version
+# and verifies it). A built prefix records which version it holds: a warm run
+# reads that record and touches no network.
 build_postgres() {
-    local v=$1 prefix="$WALRUS_CACHE/pg$1" suite apt_dir src
-    # The marker names the build recipe: change it when the recipe changes.
-    [ -x "$prefix/bin/pg_config" ] && [ -f "$prefix/.walrus-build-upstream" ] && return 0
-    suite=$(suite_for "$v")
-    apt_dir="$WALRUS_CACHE/apt-$suite"
-    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$WALRUS_CACHE/src"
-    echo "deb-src http://deb.debian.org/debian $suite main" >"$apt_dir/sources.list"
-    local apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
-        -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache")
-    log "fetching postgresql-$v sources from $suite"
-    apt-get "${apt_opts[@]}" update -qq
-    # Upstream sources without Debian's patches: those move pkglibdir to
-    # /usr/lib/postgresql/N/lib, outside our prefix.
-    src="$WALRUS_CACHE/src/postgresql-$v-upstream"
-    if [ ! -f "$src/configure" ]; then
-        rm -rf "$src"
-        (cd "$WALRUS_CACHE/src" && apt-get "${apt_opts[@]}" source -qq --download-only "postgresql-$v" >/dev/null &&
-            dpkg-source --skip-patches -x "$(ls -t postgresql-"$v"_*.dsc | head -n 1)" "$src" >/dev/null)
+    local v=$1 prefix="$WALRUS_CACHE/pg$1" src fetched
+    local record="$prefix/.walrus-build"
+    if [ -x "$prefix/bin/pg_config" ] && [ -f "$record" ] && grep -q "^recipe=$BUILD_RECIPE\$" "$record"; then
+        log "PostgreSQL $v: cached build of $(sed -n 's/^version=//p' "$record") in $prefix"
+        return 0
     fi
-    [ -f "$src/configure" ] || die "apt-get source postgresql-$v produced no source tree"
-    log "building PostgreSQL $v into $prefix (about 5 minutes)"
+    src="$WALRUS_CACHE/src/postgresql-$v"
+    fetched=$(bash "$WALRUS_ROOT/scripts/pg_source.sh" "$v" "$src")
+    log "building PostgreSQL $v ($fetched) into $prefix (about 5 minutes)"
     # Assertions on: the test builds should catch misuse of backend APIs early.
     (cd "$src" &&
         ./configure --prefix="$prefix" --without-icu --enable-debug --enable-cassert \
@@ -83,8 +70,13 @@ build_postgres() {
         rm -rf "$prefix" &&
         make -s install >/dev/null &&
         make -s -C contrib/pg_stat_statements install >/dev/null)
-    touch "$prefix/.walrus-build-upstream"
+    rm -rf "$src"
+    printf 'version=%s\norigin=%s\nrecipe=%s\nbuilt=%s\n' "${fetched%% *}" "${fetched#* }" "$BUILD_RECIPE" \
+        "$(date -u +%FT%TZ)" >"$record"
 }
+# Names the build recipe (configure flags, source kind): change it when the
+# recipe changes, and every cached build is rebuilt once.
+BUILD_RECIPE=upstream-cassert-1
 
 for v in "${versions[@]}"; do
     [ "$v" = 15 ] || build_postgres "$v"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every pg_walrus test, installing what it needs first (scripts/setup.sh):
+#   0. set-up's own tests (the PostgreSQL source fallback, a local mirror);
 #   1. the strategies crate's unit tests (plain cargo test, no PostgreSQL);
 #   2. `cargo pgrx test` on each PostgreSQL version, library preloaded;
 #   3. the end-to-end suite: real clusters, real WAL load, real waits on the
@@ -24,6 +25,10 @@ done
 
 started=$(date +%s)
 bash scripts/setup.sh "${versions[@]}"
+venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
+
+log "set-up: the PostgreSQL source fallback, against a local mirror"
+"$venv/bin/pytest" tests/setup -q -p no:cacheprovider
 
 log "strategies: unit, property and simulator tests (every feature combination that ships)"
 cargo test -p walrus-strategies --quiet
@@ -46,8 +51,6 @@ for v in "${versions[@]}"; do
     log "installing pg_walrus into PostgreSQL $v"
     cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v all-strategies" >/dev/null
 done
-
-venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
 
 log "end-to-end tests on PostgreSQL ${versions[*]}"
 # The tests mostly wait on the worker's 30 s cycle, so they all run at once.
