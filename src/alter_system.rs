@@ -6,8 +6,8 @@
 //! every check the statement does (privileges, value range, PG 17's
 //! allow_alter_system) and writes postgresql.auto.conf atomically.
 
-use pgrx::pg_sys;
 use pgrx::PgBox;
+use pgrx::pg_sys;
 
 /// Writes `max_wal_size = <size_mb>` to postgresql.auto.conf. Needs a
 /// transaction; raises a PostgreSQL ERROR on failure. The new value takes

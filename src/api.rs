@@ -2,8 +2,8 @@
 //! read shared state and the strategies' answers and serialise them, with the
 //! JSON keys, permissions and error texts of the seed contract.
 
-use pgrx::prelude::*;
 use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
 use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Value, json};
 use walrus_strategies::{Action, Algorithm};
@@ -93,13 +93,27 @@ fn recommendations() -> TableIterator<
             Some(reading) => {
                 let rec = sizing::recommend(&state, reading, &regime, algorithm);
                 let d = rec.decision;
-                (rec.strategy.to_owned(), algorithm == active, d.old_size_mb, d.new_size_mb,
-                 d.action.as_str().to_owned(), d.reason, i32::from(rec.confidence))
+                (
+                    rec.strategy.to_owned(),
+                    algorithm == active,
+                    d.old_size_mb,
+                    d.new_size_mb,
+                    d.action.as_str().to_owned(),
+                    d.reason,
+                    i32::from(rec.confidence),
+                )
             }
             None => {
                 let current = server::max_wal_size_mb();
-                (algorithm.name().to_owned(), algorithm == active, current, current, "error".to_owned(),
-                 "checkpoint statistics unavailable".to_owned(), 0)
+                (
+                    algorithm.name().to_owned(),
+                    algorithm == active,
+                    current,
+                    current,
+                    "error".to_owned(),
+                    "checkpoint statistics unavailable".to_owned(),
+                    0,
+                )
             }
         })
         .collect();
@@ -125,10 +139,15 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
     let writes = shmem::config_writes();
     let regime = Regime::now();
     let Some(reading) = sizing::read_now() else {
-        return JsonB(json!({"analyzed": true, "recommendation": stats_unavailable_json(regime.algorithm), "applied": false}));
+        return JsonB(
+            json!({"analyzed": true, "recommendation": stats_unavailable_json(regime.algorithm), "applied": false}),
+        );
     };
     let rec = sizing::recommend(&shmem::snapshot(), &reading, &regime, regime.algorithm);
-    let applies = matches!(rec.decision.action, Action::Increase | Action::Capped | Action::Decrease);
+    let applies = matches!(
+        rec.decision.action,
+        Action::Increase | Action::Capped | Action::Decrease
+    );
     let mut result = json!({"analyzed": true, "recommendation": recommendation_json(&rec), "applied": false});
     if apply && applies && rec.decision.changes_size() {
         // An explicit superuser action: the rate limits do not hold it back,
@@ -222,10 +241,23 @@ fn shmem_status() -> JsonB {
 /// One row per metric, for those who scrape with SQL.
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
-fn metrics() -> TableIterator<'static, (name!(name, String), name!(type, String), name!(help, String), name!(value, f64))> {
-    TableIterator::new(
-        metrics::collect().into_iter().map(|m| (m.name.to_owned(), m.kind.as_str().to_owned(), m.help.to_owned(), m.value)),
-    )
+fn metrics() -> TableIterator<
+    'static,
+    (
+        name!(name, String),
+        name!(type, String),
+        name!(help, String),
+        name!(value, f64),
+    ),
+> {
+    TableIterator::new(metrics::collect().into_iter().map(|m| {
+        (
+            m.name.to_owned(),
+            m.kind.as_str().to_owned(),
+            m.help.to_owned(),
+            m.value,
+        )
+    }))
 }
 
 /// The same metrics in Prometheus text exposition format 0.0.4.
@@ -269,9 +301,13 @@ fn recommendation_of(regime: &Regime, algorithm: Algorithm) -> Value {
 /// A compiled strategy by name, or an error that lists them.
 fn algorithm_named(name: &str) -> Algorithm {
     Algorithm::from_name(name).unwrap_or_else(|| {
-        ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("unknown strategy \"{name}\""), "pg_walrus")
-            .set_detail(format!("Available strategies: {}.", Algorithm::names()))
-            .report(PgLogLevel::ERROR);
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("unknown strategy \"{name}\""),
+            "pg_walrus",
+        )
+        .set_detail(format!("Available strategies: {}.", Algorithm::names()))
+        .report(PgLogLevel::ERROR);
         unreachable!("ERROR does not return")
     })
 }
@@ -289,7 +325,11 @@ fn stats_unavailable_json(algorithm: Algorithm) -> Value {
 }
 
 fn timestamp(ts: pg_sys::TimestampTz) -> Value {
-    if ts == 0 { Value::Null } else { json!(clock::iso8601_utc(ts)) }
+    if ts == 0 {
+        Value::Null
+    } else {
+        json!(clock::iso8601_utc(ts))
+    }
 }
 
 fn require_superuser(what: &str) {
@@ -315,7 +355,6 @@ fn require_primary(what: &str) {
         .report(PgLogLevel::ERROR);
     }
 }
-
 
 /// A session processes configuration reloads between statements, and
 /// analyze(apply := true) is always a statement of its own: its view of

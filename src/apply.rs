@@ -34,7 +34,9 @@ pub fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) 
         state.quiet_intervals = 0;
         state.recent_changes.record(now_secs);
         // Never move the baseline backwards past a newer reading.
-        if let Some(reading) = rebaseline.filter(|r| !state.has_baseline || r.counts.requested >= state.baseline_requested) {
+        if let Some(reading) =
+            rebaseline.filter(|r| !state.has_baseline || r.counts.requested >= state.baseline_requested)
+        {
             state.rebaseline(&reading);
         }
     });
@@ -67,17 +69,35 @@ pub fn now_secs() -> f64 {
 /// write of max_wal_size (rows sorted by it follow the file's history even
 /// when concurrent writers commit their rows out of order).
 pub fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, generation: u64) -> Entry<'a> {
-    entry(decision, decision.action.as_str(), strategy, forced, json!({"applied": true, "config_generation": generation}))
+    entry(
+        decision,
+        decision.action.as_str(),
+        strategy,
+        forced,
+        json!({"applied": true, "config_generation": generation}),
+    )
 }
 
 /// The history row for a decision whose ALTER SYSTEM failed.
 pub fn failed_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, error: &str) -> Entry<'a> {
-    entry(decision, "failed", strategy, forced, json!({"applied": false, "error": error, "would_apply": decision.action.as_str()}))
+    entry(
+        decision,
+        "failed",
+        strategy,
+        forced,
+        json!({"applied": false, "error": error, "would_apply": decision.action.as_str()}),
+    )
 }
 
 /// The history row for a decision made in dry-run mode.
 pub fn dry_run_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
-    let mut entry = entry(decision, "dry_run", strategy, forced, json!({"dry_run": true, "would_apply": decision.action.as_str()}));
+    let mut entry = entry(
+        decision,
+        "dry_run",
+        strategy,
+        forced,
+        json!({"dry_run": true, "would_apply": decision.action.as_str()}),
+    );
     entry.dry_run = true;
     entry
 }

@@ -26,7 +26,11 @@ pub(crate) unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Op
 /// PG 17+ keep pg_stat_checkpointer apart, with its own reset time.
 #[cfg(any(feature = "pg17", feature = "pg18"))]
 pub(crate) unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Option<CheckpointCounts> {
-    Some(CheckpointCounts { requested: stats.num_requested, timed: stats.num_timed, reset_at: stats.stat_reset_timestamp })
+    Some(CheckpointCounts {
+        requested: stats.num_requested,
+        timed: stats.num_timed,
+        reset_at: stats.stat_reset_timestamp,
+    })
 }
 
 /// Whether this server lets ALTER SYSTEM write postgresql.auto.conf:
@@ -42,4 +46,3 @@ pub fn alter_system_allowed() -> bool {
         true
     }
 }
-

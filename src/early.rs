@@ -17,7 +17,10 @@ pub struct Watch {
 
 impl Watch {
     pub fn new() -> Watch {
-        Watch { next_look_secs: poll_period_secs(timeout_secs()), looks: Looks::starting(looking()) }
+        Watch {
+            next_look_secs: poll_period_secs(timeout_secs()),
+            looks: Looks::starting(looking()),
+        }
     }
 
     /// How long from `elapsed` until the next look is due; `None` while
@@ -55,15 +58,20 @@ impl Watch {
         let Some(observation) = sizing::observe(&state, &reading, settings) else {
             return false;
         };
-        let Some(look) =
-            self.looks.look(observation.interval_secs, observation.forced_checkpoints, observation.wal_bytes)
-        else {
+        let Some(look) = self.looks.look(
+            observation.interval_secs,
+            observation.forced_checkpoints,
+            observation.wal_bytes,
+        ) else {
             return false;
         };
         // Reacting only makes sense when a change could follow: room to grow,
         // and no rate limit that would turn the decision into a skip.
         let room = observation.current_size_mb < settings.ceiling_mb();
-        let allowed = state.recent_changes.check(clock::monotonic_ns() as f64 / 1e9, &guc::rate_limits()).is_ok();
+        let allowed = state
+            .recent_changes
+            .check(clock::monotonic_ns() as f64 / 1e9, &guc::rate_limits())
+            .is_ok();
         room && allowed && should_react(&look, observation.current_size_mb, settings)
     }
 }

@@ -286,7 +286,11 @@ unsafe extern "C-unwind" fn check_profiles(
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
-    unsafe { check_text(newval, "walrus.profiles must be UTF-8 JSON.", |text| profiles::parse(text).map(|_| ())) }
+    unsafe {
+        check_text(newval, "walrus.profiles must be UTF-8 JSON.", |text| {
+            profiles::parse(text).map(|_| ())
+        })
+    }
 }
 
 /// The part every string check hook shares: the new value (NULL reads as
@@ -296,7 +300,13 @@ unsafe fn check_text(
     not_utf8: &str,
     validate: impl FnOnce(&str) -> Result<(), String>,
 ) -> bool {
-    let value = unsafe { if newval.is_null() || (*newval).is_null() { c"" } else { CStr::from_ptr(*newval) } };
+    let value = unsafe {
+        if newval.is_null() || (*newval).is_null() {
+            c""
+        } else {
+            CStr::from_ptr(*newval)
+        }
+    };
     check_result(value.to_str().map_err(|_| not_utf8.to_owned()).and_then(validate))
 }
 
@@ -378,7 +388,10 @@ pub fn rate_limits() -> RateLimits {
 
 /// The NOTIFY channel, or `None` when events are disabled.
 pub fn notify_channel() -> Option<String> {
-    NOTIFY_CHANNEL.get().and_then(|c| c.into_string().ok()).filter(|c| !c.is_empty())
+    NOTIFY_CHANNEL
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .filter(|c| !c.is_empty())
 }
 
 pub fn algorithm() -> Algorithm {
@@ -409,5 +422,9 @@ pub fn early_reaction() -> bool {
 /// a parse error here cannot happen; it would mean "no profiles", never a
 /// panic.
 pub fn profiles() -> Vec<Profile> {
-    PROFILES.get().and_then(|c| c.into_string().ok()).map(|t| profiles::parse(&t).unwrap_or_default()).unwrap_or_default()
+    PROFILES
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .map(|t| profiles::parse(&t).unwrap_or_default())
+        .unwrap_or_default()
 }

@@ -2,9 +2,9 @@
 //! max_wal_size. Rows are written with bound parameters in the caller's
 //! transaction, in the database the caller is connected to.
 
+use pgrx::JsonB;
 use pgrx::prelude::*;
 use pgrx::spi::SpiError;
-use pgrx::JsonB;
 use serde_json::Value;
 
 use crate::{clock, guc, notify};

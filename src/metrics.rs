@@ -36,39 +36,117 @@ pub fn collect() -> Vec<Metric> {
     let state = shmem::snapshot();
     let limits = RateLimitStatus::of(&state);
     let worker_running = shmem::running_worker_pid(&state).is_some();
-    let gauge = |name, help, value| Metric { name, kind: Kind::Gauge, help, value };
-    let counter = |name, help, value: i64| Metric { name, kind: Kind::Counter, help, value: value as f64 };
+    let gauge = |name, help, value| Metric {
+        name,
+        kind: Kind::Gauge,
+        help,
+        value,
+    };
+    let counter = |name, help, value: i64| Metric {
+        name,
+        kind: Kind::Counter,
+        help,
+        value: value as f64,
+    };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
     vec![
-        gauge("walrus_max_wal_size_bytes", "Current max_wal_size setting.", f64::from(server::max_wal_size_mb()) * MB),
-        gauge("walrus_max_allowed_bytes", "Maximum allowed by walrus.max.", f64::from(guc::max_size_mb()) * MB),
-        gauge("walrus_min_size_bytes", "Minimum walrus shrinks to (walrus.min_size).", f64::from(guc::min_size_mb()) * MB),
-        counter("walrus_increases_total", "Size increases applied.", state.total_increases),
-        counter("walrus_decreases_total", "Size decreases applied.", state.total_decreases),
-        counter("walrus_skipped_total", "Decisions held back by the rate limits.", state.total_skipped),
-        counter("walrus_failed_total", "Decisions whose ALTER SYSTEM failed.", state.total_failed),
-        counter("walrus_dry_run_total", "Decisions recorded in dry-run mode.", state.total_dry_runs),
-        counter("walrus_analysis_cycles_total", "Worker cycles that compared two readings of the counters.", state.analysis_cycles),
-        gauge("walrus_forced_checkpoints", "Forced checkpoints in the last completed interval.", state.last_forced as f64),
-        counter("walrus_forced_checkpoints_total", "Forced checkpoints over all compared intervals.", state.total_forced),
-        gauge("walrus_quiet_intervals", "Consecutive quiet intervals so far.", f64::from(state.quiet_intervals)),
+        gauge(
+            "walrus_max_wal_size_bytes",
+            "Current max_wal_size setting.",
+            f64::from(server::max_wal_size_mb()) * MB,
+        ),
+        gauge(
+            "walrus_max_allowed_bytes",
+            "Maximum allowed by walrus.max.",
+            f64::from(guc::max_size_mb()) * MB,
+        ),
+        gauge(
+            "walrus_min_size_bytes",
+            "Minimum walrus shrinks to (walrus.min_size).",
+            f64::from(guc::min_size_mb()) * MB,
+        ),
+        counter(
+            "walrus_increases_total",
+            "Size increases applied.",
+            state.total_increases,
+        ),
+        counter(
+            "walrus_decreases_total",
+            "Size decreases applied.",
+            state.total_decreases,
+        ),
+        counter(
+            "walrus_skipped_total",
+            "Decisions held back by the rate limits.",
+            state.total_skipped,
+        ),
+        counter(
+            "walrus_failed_total",
+            "Decisions whose ALTER SYSTEM failed.",
+            state.total_failed,
+        ),
+        counter(
+            "walrus_dry_run_total",
+            "Decisions recorded in dry-run mode.",
+            state.total_dry_runs,
+        ),
+        counter(
+            "walrus_analysis_cycles_total",
+            "Worker cycles that compared two readings of the counters.",
+            state.analysis_cycles,
+        ),
+        gauge(
+            "walrus_forced_checkpoints",
+            "Forced checkpoints in the last completed interval.",
+            state.last_forced as f64,
+        ),
+        counter(
+            "walrus_forced_checkpoints_total",
+            "Forced checkpoints over all compared intervals.",
+            state.total_forced,
+        ),
+        gauge(
+            "walrus_quiet_intervals",
+            "Consecutive quiet intervals so far.",
+            f64::from(state.quiet_intervals),
+        ),
         gauge(
             "walrus_last_adjustment_timestamp_seconds",
             "Unix time of the last applied change, 0 if none.",
             unix_seconds(state.last_adjustment_time),
         ),
-        gauge("walrus_cooldown_remaining_seconds", "Seconds until the cooldown allows another change.", limits.cooldown_remaining_secs.ceil()),
-        gauge("walrus_changes_this_hour", "Changes in the last 60 minutes.", f64::from(limits.changes_this_hour)),
-        gauge("walrus_enabled", "Whether automatic sizing is enabled.", flag(guc::enabled())),
+        gauge(
+            "walrus_cooldown_remaining_seconds",
+            "Seconds until the cooldown allows another change.",
+            limits.cooldown_remaining_secs.ceil(),
+        ),
+        gauge(
+            "walrus_changes_this_hour",
+            "Changes in the last 60 minutes.",
+            f64::from(limits.changes_this_hour),
+        ),
+        gauge(
+            "walrus_enabled",
+            "Whether automatic sizing is enabled.",
+            flag(guc::enabled()),
+        ),
         gauge("walrus_dry_run", "Whether dry-run mode is on.", flag(guc::dry_run())),
-        gauge("walrus_worker_running", "Whether the pg_walrus worker is running.", flag(worker_running)),
+        gauge(
+            "walrus_worker_running",
+            "Whether the pg_walrus worker is running.",
+            flag(worker_running),
+        ),
     ]
 }
 
 /// PostgreSQL timestamps count microseconds from 2000-01-01 UTC.
 fn unix_seconds(ts: i64) -> f64 {
     const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
-    if ts == 0 { 0.0 } else { (ts / 1_000_000 + PG_EPOCH_UNIX_SECS) as f64 }
+    if ts == 0 {
+        0.0
+    } else {
+        (ts / 1_000_000 + PG_EPOCH_UNIX_SECS) as f64
+    }
 }
 
 /// Text exposition format 0.0.4: `# HELP`, `# TYPE`, then the sample.
@@ -90,8 +168,18 @@ mod tests {
     #[test]
     fn renders_help_type_and_sample() {
         let text = render_prometheus(&[
-            Metric { name: "walrus_max_wal_size_bytes", kind: Kind::Gauge, help: "Current.", value: 1073741824.0 },
-            Metric { name: "walrus_increases_total", kind: Kind::Counter, help: "Inc.", value: 3.0 },
+            Metric {
+                name: "walrus_max_wal_size_bytes",
+                kind: Kind::Gauge,
+                help: "Current.",
+                value: 1073741824.0,
+            },
+            Metric {
+                name: "walrus_increases_total",
+                kind: Kind::Counter,
+                help: "Inc.",
+                value: 3.0,
+            },
         ]);
         assert_eq!(
             text,

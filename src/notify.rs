@@ -21,13 +21,17 @@ pub fn validate_channel(name: &str) -> Result<(), String> {
         return Ok(());
     }
     if name.len() > MAX_CHANNEL_BYTES {
-        return Err(format!("Channel names are at most {MAX_CHANNEL_BYTES} bytes; this one has {}.", name.len()));
+        return Err(format!(
+            "Channel names are at most {MAX_CHANNEL_BYTES} bytes; this one has {}.",
+            name.len()
+        ));
     }
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
     if !first_ok || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-        return Err("A channel must be a plain lowercase identifier: a-z, 0-9 and _, not starting with a digit."
-            .to_owned());
+        return Err(
+            "A channel must be a plain lowercase identifier: a-z, 0-9 and _, not starting with a digit.".to_owned(),
+        );
     }
     Ok(())
 }
@@ -92,7 +96,16 @@ mod tests {
         for good in ["", "walrus_events", "_x", "a1", &"a".repeat(63)] {
             assert_eq!(validate_channel(good), Ok(()), "{good}");
         }
-        for bad in ["Walrus", "walrus-events", "1abc", "a b", "x;drop table t", "\"q\"", "é", &"a".repeat(64)] {
+        for bad in [
+            "Walrus",
+            "walrus-events",
+            "1abc",
+            "a b",
+            "x;drop table t",
+            "\"q\"",
+            "é",
+            &"a".repeat(64),
+        ] {
             assert!(validate_channel(bad).is_err(), "{bad}");
         }
     }
@@ -102,7 +115,10 @@ mod tests {
         let text = payload(&entry("2 forced checkpoints"), "2026-01-01T00:00:00.000000+00:00");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["event"], "adjustment");
-        assert_eq!((v["old_size_mb"].as_i64(), v["new_size_mb"].as_i64()), (Some(64), Some(192)));
+        assert_eq!(
+            (v["old_size_mb"].as_i64(), v["new_size_mb"].as_i64()),
+            (Some(64), Some(192))
+        );
         assert_eq!(v["strategy"], "multiplicative");
         assert!(!text.contains(": "), "compact");
     }

@@ -7,7 +7,17 @@
 mod tests {
     use pgrx::prelude::*;
 
-    fn setting_row(name: &str) -> (String, Option<String>, String, String, Option<String>, Option<String>, String) {
+    fn setting_row(
+        name: &str,
+    ) -> (
+        String,
+        Option<String>,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    ) {
         Spi::connect(|client| {
             let rows = client
                 .select(
@@ -34,8 +44,20 @@ mod tests {
     #[pg_test]
     fn enable_is_a_sighup_bool_defaulting_on() {
         let (setting, unit, context, vartype, _, _, boot) = setting_row("walrus.enable");
-        assert_eq!((setting.as_str(), unit, context.as_str(), vartype.as_str(), boot.as_str()), ("on", None, "sighup", "bool", "on"));
-        assert_eq!(Spi::get_one::<String>("SHOW walrus.enable").unwrap().as_deref(), Some("on"));
+        assert_eq!(
+            (
+                setting.as_str(),
+                unit,
+                context.as_str(),
+                vartype.as_str(),
+                boot.as_str()
+            ),
+            ("on", None, "sighup", "bool", "on")
+        );
+        assert_eq!(
+            Spi::get_one::<String>("SHOW walrus.enable").unwrap().as_deref(),
+            Some("on")
+        );
     }
 
     #[pg_test]
@@ -43,25 +65,37 @@ mod tests {
         let (setting, unit, context, vartype, min, max, boot) = setting_row("walrus.max");
         assert_eq!(setting, "4096");
         assert_eq!(unit.as_deref(), Some("MB"));
-        assert_eq!((context.as_str(), vartype.as_str(), boot.as_str()), ("sighup", "integer", "4096"));
+        assert_eq!(
+            (context.as_str(), vartype.as_str(), boot.as_str()),
+            ("sighup", "integer", "4096")
+        );
         assert_eq!(min.as_deref(), Some("2"));
         // The same upper bound as max_wal_size itself.
         let (_, _, _, _, _, wal_max, _) = setting_row("max_wal_size");
         assert_eq!(max, wal_max);
-        assert_eq!(Spi::get_one::<String>("SHOW walrus.max").unwrap().as_deref(), Some("4GB"));
+        assert_eq!(
+            Spi::get_one::<String>("SHOW walrus.max").unwrap().as_deref(),
+            Some("4GB")
+        );
     }
 
     #[pg_test]
     fn threshold_ranges_from_1_to_1000() {
         let (setting, unit, context, vartype, min, max, _) = setting_row("walrus.threshold");
-        assert_eq!((setting.as_str(), unit, context.as_str(), vartype.as_str()), ("2", None, "sighup", "integer"));
+        assert_eq!(
+            (setting.as_str(), unit, context.as_str(), vartype.as_str()),
+            ("2", None, "sighup", "integer")
+        );
         assert_eq!((min.as_deref(), max.as_deref()), (Some("1"), Some("1000")));
     }
 
     #[pg_test]
     fn database_is_postmaster_context() {
         let (setting, _, context, vartype, _, _, _) = setting_row("walrus.database");
-        assert_eq!((setting.as_str(), context.as_str(), vartype.as_str()), ("postgres", "postmaster", "string"));
+        assert_eq!(
+            (setting.as_str(), context.as_str(), vartype.as_str()),
+            ("postgres", "postmaster", "string")
+        );
     }
 
     #[pg_test(error = "parameter \"walrus.threshold\" cannot be changed now")]
@@ -80,27 +114,25 @@ mod tests {
         let mut seen = 0;
         for _ in 0..100 {
             Spi::run("SELECT pg_stat_clear_snapshot()").unwrap();
-            seen = Spi::get_one::<i64>(
-                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_walrus'",
-            )
-            .unwrap()
-            .unwrap();
+            seen = Spi::get_one::<i64>("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_walrus'")
+                .unwrap()
+                .unwrap();
             if seen > 0 {
                 break;
             }
             Spi::run("SELECT pg_sleep(0.1)").unwrap();
         }
         assert_eq!(seen, 1, "exactly one pg_walrus worker");
-        let name = Spi::get_one::<String>(
-            "SELECT application_name FROM pg_stat_activity WHERE backend_type = 'pg_walrus'",
-        )
-        .unwrap();
+        let name =
+            Spi::get_one::<String>("SELECT application_name FROM pg_stat_activity WHERE backend_type = 'pg_walrus'")
+                .unwrap();
         assert_eq!(name.as_deref(), Some("pg_walrus"));
     }
 
     #[pg_test]
     fn extversion_matches_the_crate_version() {
-        let version = Spi::get_one::<String>("SELECT extversion FROM pg_extension WHERE extname = 'pg_walrus'").unwrap();
+        let version =
+            Spi::get_one::<String>("SELECT extversion FROM pg_extension WHERE extname = 'pg_walrus'").unwrap();
         assert_eq!(version.as_deref(), Some(env!("CARGO_PKG_VERSION")));
     }
 

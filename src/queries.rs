@@ -27,7 +27,10 @@ pub fn snapshot() -> Option<WalByQuery> {
     );
     Spi::connect(|client| {
         let rows = client.select(&query, None, &[]).ok()?;
-        Some(rows.filter_map(|row| Some((row.get::<i64>(1).ok()??, row.get::<f64>(2).ok()??))).collect())
+        Some(
+            rows.filter_map(|row| Some((row.get::<i64>(1).ok()??, row.get::<f64>(2).ok()??)))
+                .collect(),
+        )
     })
 }
 
@@ -46,7 +49,11 @@ pub fn top_growth(before: &WalByQuery, after: &WalByQuery, n: usize) -> Vec<(i64
 
 /// The history metadata form: `[{"queryid": .., "wal_bytes": ..}, ...]`.
 pub fn metadata(top: &[(i64, f64)]) -> Value {
-    Value::Array(top.iter().map(|(id, wal)| json!({"queryid": id, "wal_bytes": wal.round()})).collect())
+    Value::Array(
+        top.iter()
+            .map(|(id, wal)| json!({"queryid": id, "wal_bytes": wal.round()}))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -57,7 +64,10 @@ mod tests {
     fn deltas_not_totals() {
         let before: WalByQuery = [(1, 1000.0), (2, 50.0), (3, 9e9)].into();
         let after: WalByQuery = [(1, 1500.0), (2, 5050.0), (3, 9e9), (4, 700.0)].into();
-        assert_eq!(top_growth(&before, &after, 3), vec![(2, 5000.0), (4, 700.0), (1, 500.0)]);
+        assert_eq!(
+            top_growth(&before, &after, 3),
+            vec![(2, 5000.0), (4, 700.0), (1, 500.0)]
+        );
         // After a reset the old totals are gone: nothing negative is listed.
         let reset: WalByQuery = [(1, 10.0)].into();
         assert_eq!(top_growth(&after, &reset, 3), vec![]);

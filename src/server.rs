@@ -55,7 +55,11 @@ pub fn in_recovery() -> bool {
 
 /// "auto", or "recommend-only" when ALTER SYSTEM is not allowed.
 pub fn mode() -> &'static str {
-    if alter_system_allowed() { "auto" } else { "recommend-only" }
+    if alter_system_allowed() {
+        "auto"
+    } else {
+        "recommend-only"
+    }
 }
 
 pub use crate::compat::alter_system_allowed;
@@ -64,5 +68,9 @@ pub use crate::compat::alter_system_allowed;
 /// `pg_reload_conf()` does. Returns the OS error if the signal failed.
 pub fn request_reload() -> std::io::Result<()> {
     let rc = unsafe { libc::kill(pg_sys::PostmasterPid, libc::SIGHUP) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }

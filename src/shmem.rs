@@ -7,9 +7,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::lwlock::PgLwLock;
-use pgrx::shmem::PGRXSharedMemory;
-use pgrx::prelude::*;
 use pgrx::pg_shmem_init;
+use pgrx::prelude::*;
+use pgrx::shmem::PGRXSharedMemory;
 
 use walrus_strategies::{RecentChanges, StrategyState};
 
@@ -95,7 +95,11 @@ pub fn footprint_bytes() -> usize {
 
 /// The current config-write generation (0 when not preloaded).
 pub fn config_writes() -> ConfigWrites {
-    if available() { *CONFIG_WRITES.share() } else { ConfigWrites::default() }
+    if available() {
+        *CONFIG_WRITES.share()
+    } else {
+        ConfigWrites::default()
+    }
 }
 
 /// Writes a new size unless another write happened since `seen_generation`:
@@ -123,7 +127,11 @@ pub fn available() -> bool {
 
 /// A consistent copy of the state; all zeros when not preloaded.
 pub fn snapshot() -> WalrusState {
-    if available() { *STATE.share() } else { WalrusState::default() }
+    if available() {
+        *STATE.share()
+    } else {
+        WalrusState::default()
+    }
 }
 
 /// Runs `change` under the exclusive lock. `None` when not preloaded.

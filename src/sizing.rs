@@ -3,7 +3,9 @@
 
 use walrus_strategies::evidence::{self, RawInterval};
 use walrus_strategies::profiles::Profile;
-use walrus_strategies::{Algorithm, Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, StrategyState};
+use walrus_strategies::{
+    Algorithm, Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, StrategyState,
+};
 
 use crate::shmem::WalrusState;
 use crate::stats::{self, CheckpointCounts};
@@ -51,8 +53,15 @@ impl Regime {
             Some(profile) => profile.apply(&base),
             None => base,
         };
-        let algorithm = profile.as_ref().and_then(Profile::algorithm).unwrap_or_else(guc::algorithm);
-        Regime { profile, settings, algorithm }
+        let algorithm = profile
+            .as_ref()
+            .and_then(Profile::algorithm)
+            .unwrap_or_else(guc::algorithm);
+        Regime {
+            profile,
+            settings,
+            algorithm,
+        }
     }
 
     pub fn profile_name(&self) -> Option<&str> {

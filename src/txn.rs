@@ -9,9 +9,9 @@
 use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
+use pgrx::PgTryBuilder;
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::CaughtError;
-use pgrx::PgTryBuilder;
 
 /// A PostgreSQL error (or Rust panic) caught in the worker.
 #[derive(Debug, Clone)]
@@ -35,7 +35,10 @@ impl From<CaughtError> for CaughtPgError {
             CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r,
             CaughtError::RustPanic { ereport, .. } => ereport,
         };
-        CaughtPgError { message: report.message().to_owned(), detail: report.detail().map(str::to_owned) }
+        CaughtPgError {
+            message: report.message().to_owned(),
+            detail: report.detail().map(str::to_owned),
+        }
     }
 }
 

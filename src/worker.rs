@@ -11,7 +11,9 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTi
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, early as rule, observe_all};
+use walrus_strategies::{
+    Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, early as rule, observe_all,
+};
 
 use crate::sizing::Regime;
 use crate::{alter_system, apply, clock, early, guc, history, queries, server, shmem, sizing, txn};
@@ -127,7 +129,10 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>) -> Wa
         let Some(remaining) = interval.checked_sub(elapsed()).filter(|r| !r.is_zero()) else {
             return Wake::Interval;
         };
-        let until_look = watch.as_deref().and_then(|w| w.until_next_look(elapsed())).unwrap_or(remaining);
+        let until_look = watch
+            .as_deref()
+            .and_then(|w| w.until_next_look(elapsed()))
+            .unwrap_or(remaining);
         wait_on_latch(remaining.min(until_look));
         if BackgroundWorker::sighup_received() {
             reload_configuration();
@@ -209,7 +214,10 @@ impl Worker {
                 return;
             }
             Err(error) => {
-                report_warning("pg_walrus: could not read checkpoint statistics, skipping this cycle", &error);
+                report_warning(
+                    "pg_walrus: could not read checkpoint statistics, skipping this cycle",
+                    &error,
+                );
                 return;
             }
         };
@@ -258,15 +266,23 @@ impl Worker {
         .unwrap_or(Step::Baseline);
 
         match step {
-            Step::Baseline => debug1!("pg_walrus: baseline taken at {} requested checkpoints", reading.counts.requested),
+            Step::Baseline => debug1!(
+                "pg_walrus: baseline taken at {} requested checkpoints",
+                reading.counts.requested
+            ),
             Step::StatsReset => log!("pg_walrus: checkpoint statistics were reset; taking a new baseline"),
             Step::Disabled => {
                 self.failed = None;
                 debug1!("pg_walrus: walrus.enable is off; baseline updated, no decision");
             }
-            Step::Decide(observation, strategies) => {
-                self.decide(&observation, early, &regime, &strategies, &top_queries, woke_ns as f64 / 1e9)
-            }
+            Step::Decide(observation, strategies) => self.decide(
+                &observation,
+                early,
+                &regime,
+                &strategies,
+                &top_queries,
+                woke_ns as f64 / 1e9,
+            ),
         }
         self.cleanup_history();
     }
@@ -325,7 +341,10 @@ impl Worker {
     /// and the check at the next are at least one interval apart.
     fn apply(&mut self, decision: Decision, strategy: &'static str, forced: i64, settings: &Settings, decided_at: f64) {
         if decision.blocked_at_ceiling() {
-            debug1!("pg_walrus: max_wal_size already at walrus.max ({} MB), not growing", settings.ceiling_mb());
+            debug1!(
+                "pg_walrus: max_wal_size already at walrus.max ({} MB), not growing",
+                settings.ceiling_mb()
+            );
         }
         if !decision.changes_size() {
             return;
@@ -369,7 +388,10 @@ impl Worker {
                 self.failed = None;
             }
             Err(error) => {
-                report_warning("pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle", &error);
+                report_warning(
+                    "pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle",
+                    &error,
+                );
                 shmem::update(|state| state.total_failed += 1);
                 self.record(&apply::failed_entry(&decision, strategy, forced, &error.to_string()));
                 self.failed = Some(decision);
@@ -380,13 +402,20 @@ impl Worker {
     /// Writes a history row; sizing goes on whether or not that works.
     fn record(&mut self, entry: &history::Entry) {
         let result = txn::guarded(AssertUnwindSafe(|| history::record(entry)));
-        self.warn_history(result.map_err(HistoryFailure::Caught).and_then(|r| r.map_err(HistoryFailure::Table)));
+        self.warn_history(
+            result
+                .map_err(HistoryFailure::Caught)
+                .and_then(|r| r.map_err(HistoryFailure::Table)),
+        );
     }
 
     fn cleanup_history(&mut self) {
         let days = guc::history_retention_days();
         let result = txn::guarded(move || history::cleanup(days));
-        match result.map_err(HistoryFailure::Caught).and_then(|r| r.map_err(HistoryFailure::Table)) {
+        match result
+            .map_err(HistoryFailure::Caught)
+            .and_then(|r| r.map_err(HistoryFailure::Table))
+        {
             Ok(deleted) if deleted > 0 => debug1!("pg_walrus: removed {deleted} history rows older than {days} days"),
             // No table, nothing to clean: only a decision that cannot be
             // recorded is worth a warning.
@@ -406,7 +435,10 @@ impl Worker {
                 "pg_walrus: walrus.history does not exist; decisions are not being recorded",
                 "pg_walrus",
             )
-            .set_detail(format!("The worker records history in database \"{}\" (walrus.database).", guc::database()))
+            .set_detail(format!(
+                "The worker records history in database \"{}\" (walrus.database).",
+                guc::database()
+            ))
             .set_hint("Run CREATE EXTENSION pg_walrus in that database.")
             .report(PgLogLevel::WARNING),
             HistoryFailure::Table(history::HistoryError::Spi(error)) => {
@@ -435,7 +467,11 @@ fn decide_early(observation: &Observation, regime: &Regime, strategies: &Strateg
         settings.checkpoint_timeout_secs,
         judged.forced_checkpoints
     );
-    rule::annotate(regime.decide(regime.algorithm, &judged, strategies), observation, &judged)
+    rule::annotate(
+        regime.decide(regime.algorithm, &judged, strategies),
+        observation,
+        &judged,
+    )
 }
 
 /// A failed resize is retried only while it still fits: nobody changed
@@ -452,7 +488,10 @@ fn log_blocked(blocked: &Blocked) {
     match *blocked {
         Blocked::Cooldown { remaining_secs } => {
             debug1!("pg_walrus: cooldown period active");
-            log!("pg_walrus: adjustment blocked - cooldown active ({} seconds remaining)", remaining_secs.ceil());
+            log!(
+                "pg_walrus: adjustment blocked - cooldown active ({} seconds remaining)",
+                remaining_secs.ceil()
+            );
         }
         Blocked::HourlyLimit { changes, limit, .. } => {
             debug1!("pg_walrus: hourly change limit reached");

@@ -52,7 +52,11 @@ impl SizingStrategy for Adaptive {
         if !wal.is_finite() {
             return;
         }
-        let alpha = if settings.ema_alpha.is_finite() { settings.ema_alpha.clamp(0.01, 1.0) } else { 0.2 };
+        let alpha = if settings.ema_alpha.is_finite() {
+            settings.ema_alpha.clamp(0.01, 1.0)
+        } else {
+            0.2
+        };
         let s = &mut state.adaptive;
         let clean = sample.forced == 0;
         if s.samples == 0 || (s.inflated && clean) {
@@ -85,7 +89,11 @@ impl SizingStrategy for Adaptive {
     /// changes between intervals relative to the average).
     fn confidence(&self, _evidence: &Evidence, state: &StrategyState) -> u8 {
         let s = &state.adaptive;
-        let variation = if s.ema_wal_bytes > 0.0 { (s.ema_change_bytes / s.ema_wal_bytes).min(1.0) } else { 1.0 };
+        let variation = if s.ema_wal_bytes > 0.0 {
+            (s.ema_change_bytes / s.ema_wal_bytes).min(1.0)
+        } else {
+            1.0
+        };
         (30 + 5 * s.samples.min(10) + (20.0 * (1.0 - variation)).round() as u32) as u8
     }
 }
@@ -97,7 +105,11 @@ mod tests {
     use crate::strategy::observe_all;
 
     fn feed(state: &mut StrategyState, s: &Settings, wal_mb: f64) {
-        let sample = IntervalSample { wal_bytes: wal_mb * BYTES_PER_MB, interval_secs: s.checkpoint_timeout_secs, ..Default::default() };
+        let sample = IntervalSample {
+            wal_bytes: wal_mb * BYTES_PER_MB,
+            interval_secs: s.checkpoint_timeout_secs,
+            ..Default::default()
+        };
         observe_all(state, &sample, s);
     }
 
@@ -121,14 +133,22 @@ mod tests {
         feed(&mut state, &s, 1000.0);
         assert_eq!(state.adaptive.ema_wal_bytes / BYTES_PER_MB, 1000.0);
         feed(&mut state, &s, 100.0);
-        assert!((state.adaptive.ema_wal_bytes / BYTES_PER_MB - 820.0).abs() < 1e-9, "0.2 x 100 + 0.8 x 1000");
+        assert!(
+            (state.adaptive.ema_wal_bytes / BYTES_PER_MB - 820.0).abs() < 1e-9,
+            "0.2 x 100 + 0.8 x 1000"
+        );
     }
 
     #[test]
     fn a_clean_interval_replaces_an_inflated_one() {
         let s = Settings::default();
         let mut state = StrategyState::default();
-        let loud = IntervalSample { wal_bytes: 2000.0 * BYTES_PER_MB, interval_secs: 300.0, forced: 60, ..Default::default() };
+        let loud = IntervalSample {
+            wal_bytes: 2000.0 * BYTES_PER_MB,
+            interval_secs: 300.0,
+            forced: 60,
+            ..Default::default()
+        };
         observe_all(&mut state, &loud, &s);
         assert!(state.adaptive.inflated);
         feed(&mut state, &s, 450.0); // the same load at a good size
@@ -140,13 +160,23 @@ mod tests {
 
     #[test]
     fn pressure_sizes_for_the_loud_interval() {
-        let s = Settings { min_size_mb: 64, max_size_mb: 1 << 20, ..Settings::default() };
+        let s = Settings {
+            min_size_mb: 64,
+            max_size_mb: 1 << 20,
+            ..Settings::default()
+        };
         let mut state = StrategyState::default();
         for _ in 0..10 {
             feed(&mut state, &s, 100.0);
         }
         feed(&mut state, &s, 1000.0); // a step up, with forced checkpoints
-        let obs = Observation { current_size_mb: 251, forced_checkpoints: 6, wal_bytes: 1000.0 * BYTES_PER_MB, interval_secs: 300.0, ..Default::default() };
+        let obs = Observation {
+            current_size_mb: 251,
+            forced_checkpoints: 6,
+            wal_bytes: 1000.0 * BYTES_PER_MB,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
         let d = Adaptive.decide(&obs, &s, &state);
         assert_eq!(d.action, Action::Increase);
         assert!(d.new_size_mb >= size_for_wal_mb(1000.0 * BYTES_PER_MB, &s), "{d:?}");
@@ -154,11 +184,18 @@ mod tests {
         for _ in 0..5 {
             feed(&mut state, &s, 100.0);
         }
-        let quiet = Observation { current_size_mb: d.new_size_mb, wal_bytes: 100.0 * BYTES_PER_MB, interval_secs: 300.0, quiet_intervals: 5, ..Default::default() };
+        let quiet = Observation {
+            current_size_mb: d.new_size_mb,
+            wal_bytes: 100.0 * BYTES_PER_MB,
+            interval_secs: 300.0,
+            quiet_intervals: 5,
+            ..Default::default()
+        };
         let down = Adaptive.decide(&quiet, &s, &state);
         assert_eq!(down.action, Action::Decrease, "{}", down.reason);
         let alpha_left = 0.8f64.powi(5) * 900.0 + 100.0; // the average five quiet intervals later
-        let expected = (f64::from(size_for_wal_mb(alpha_left * BYTES_PER_MB, &s)) * crate::target::HEADROOM).ceil() as i32;
+        let expected =
+            (f64::from(size_for_wal_mb(alpha_left * BYTES_PER_MB, &s)) * crate::target::HEADROOM).ceil() as i32;
         assert_eq!(down.new_size_mb, expected.max(s.shrink_floor_mb()));
     }
 
@@ -169,11 +206,26 @@ mod tests {
     /// a shrink, it must come down to the oracle's neighbourhood, not stay.
     #[test]
     fn benchmark_run_shrinks_to_near_the_oracle() {
-        let s = Settings { checkpoint_timeout_secs: 30.0, ..Settings::default() };
+        let s = Settings {
+            checkpoint_timeout_secs: 30.0,
+            ..Settings::default()
+        };
         let mut state = StrategyState::default();
-        let loud = IntervalSample { wal_bytes: 2738.0 * BYTES_PER_MB, interval_secs: 30.0, forced: 87, size_mb: 64, ..Default::default() };
+        let loud = IntervalSample {
+            wal_bytes: 2738.0 * BYTES_PER_MB,
+            interval_secs: 30.0,
+            forced: 87,
+            size_mb: 64,
+            ..Default::default()
+        };
         observe_all(&mut state, &loud, &s);
-        let first = Observation { current_size_mb: 64, forced_checkpoints: 87, wal_bytes: loud.wal_bytes, interval_secs: 30.0, ..Default::default() };
+        let first = Observation {
+            current_size_mb: 64,
+            forced_checkpoints: 87,
+            wal_bytes: loud.wal_bytes,
+            interval_secs: 30.0,
+            ..Default::default()
+        };
         let up = Adaptive.decide(&first, &s, &state);
         assert_eq!((up.action, up.new_size_mb), (Action::Capped, 4096), "{}", up.reason);
         let later_mb = [446.0, 417.0, 466.0, 436.0, 431.0, 423.0];
@@ -181,11 +233,21 @@ mod tests {
             feed(&mut state, &s, wal_mb);
         }
         let oracle_mb = size_for_wal_mb(466.0 * BYTES_PER_MB, &s); // need() of the largest interval
-        let quiet = Observation { current_size_mb: 4096, wal_bytes: 423.0 * BYTES_PER_MB, interval_secs: 30.0, quiet_intervals: 6, ..Default::default() };
+        let quiet = Observation {
+            current_size_mb: 4096,
+            wal_bytes: 423.0 * BYTES_PER_MB,
+            interval_secs: 30.0,
+            quiet_intervals: 6,
+            ..Default::default()
+        };
         let down = Adaptive.decide(&quiet, &s, &state);
         assert_eq!(down.action, Action::Decrease, "{}", down.reason);
         let ratio = f64::from(down.new_size_mb) / f64::from(oracle_mb);
-        assert!((1.0..=1.3).contains(&ratio), "{} MB against an oracle of {oracle_mb} MB", down.new_size_mb);
+        assert!(
+            (1.0..=1.3).contains(&ratio),
+            "{} MB against an oracle of {oracle_mb} MB",
+            down.new_size_mb
+        );
     }
 
     #[test]

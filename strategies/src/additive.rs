@@ -27,7 +27,11 @@ impl SizingStrategy for Additive {
     }
 
     fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
-        let wanted = Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints, settings.additive_increment_mb);
+        let wanted = Self::grown_size_mb(
+            obs.current_size_mb,
+            obs.forced_checkpoints,
+            settings.additive_increment_mb,
+        );
         grow_or_shrink(obs, settings, wanted, state)
     }
 
@@ -44,7 +48,11 @@ mod tests {
 
     #[test]
     fn grows_by_steps() {
-        let s = Settings { additive_increment_mb: 1024, max_size_mb: 1 << 20, ..Settings::default() };
+        let s = Settings {
+            additive_increment_mb: 1024,
+            max_size_mb: 1 << 20,
+            ..Settings::default()
+        };
         let state = StrategyState::default();
         // current, forced, expected action, expected size
         let cases = [
@@ -54,9 +62,19 @@ mod tests {
             (i32::MAX - 10, 5, Action::None, i32::MAX - 10), // saturates at the ceiling
         ];
         for (current, forced, action, size) in cases {
-            let obs = Observation { current_size_mb: current, forced_checkpoints: forced, interval_secs: 300.0, ..Default::default() };
+            let obs = Observation {
+                current_size_mb: current,
+                forced_checkpoints: forced,
+                interval_secs: 300.0,
+                ..Default::default()
+            };
             let d = Additive.decide(&obs, &s, &state);
-            assert_eq!((d.action, d.new_size_mb), (action, size), "{current} {forced}: {}", d.reason);
+            assert_eq!(
+                (d.action, d.new_size_mb),
+                (action, size),
+                "{current} {forced}: {}",
+                d.reason
+            );
         }
         assert_eq!(Additive::grown_size_mb(i32::MAX, i64::MAX, i32::MAX), i32::MAX);
     }
@@ -64,7 +82,12 @@ mod tests {
     #[test]
     fn shares_the_shrink_rule() {
         let s = Settings::default();
-        let obs = Observation { current_size_mb: 4096, interval_secs: 300.0, quiet_intervals: 5, ..Default::default() };
+        let obs = Observation {
+            current_size_mb: 4096,
+            interval_secs: 300.0,
+            quiet_intervals: 5,
+            ..Default::default()
+        };
         let d = Additive.decide(&obs, &s, &StrategyState::default());
         assert_eq!((d.action, d.new_size_mb), (Action::Decrease, 3072));
     }

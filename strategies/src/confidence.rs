@@ -35,9 +35,17 @@ mod tests {
     fn seed_rule() {
         let none = Evidence::default();
         assert_eq!(seed_confidence(&none), 50);
-        let all = Evidence { has_baseline: true, requested_since_baseline: 11, quiet_intervals: 1 };
+        let all = Evidence {
+            has_baseline: true,
+            requested_since_baseline: 11,
+            quiet_intervals: 1,
+        };
         assert_eq!(seed_confidence(&all), 100);
-        let ten = Evidence { has_baseline: true, requested_since_baseline: 10, quiet_intervals: 0 };
+        let ten = Evidence {
+            has_baseline: true,
+            requested_since_baseline: 10,
+            quiet_intervals: 0,
+        };
         assert_eq!(seed_confidence(&ten), 65, "more than 10, not 10");
     }
 }

@@ -37,7 +37,11 @@ use crate::{Decision, Observation, Settings};
 /// transaction on the statistics: once a second costs an idle server about a
 /// third of a CPU second per hour (`scripts/bench_idle.sh`).
 pub fn poll_period_secs(checkpoint_timeout_secs: f64) -> f64 {
-    let timeout = if checkpoint_timeout_secs.is_finite() { checkpoint_timeout_secs } else { 300.0 };
+    let timeout = if checkpoint_timeout_secs.is_finite() {
+        checkpoint_timeout_secs
+    } else {
+        300.0
+    };
     (timeout / 30.0).clamp(1.0, 30.0)
 }
 
@@ -88,7 +92,9 @@ impl Looks {
     /// At the start of an interval: if looks are on, the interval's start
     /// (nothing forced, no WAL yet) counts as the previous look.
     pub fn starting(looking: bool) -> Looks {
-        Looks { previous: looking.then_some(Reading::default()) }
+        Looks {
+            previous: looking.then_some(Reading::default()),
+        }
     }
 
     /// Looks are off: the next look will have no previous one.
@@ -100,7 +106,11 @@ impl Looks {
     /// and `wal_so_far` bytes of WAL since the interval began; `None` for
     /// the first look after a pause, which only takes its reading.
     pub fn look(&mut self, elapsed_secs: f64, forced_so_far: i64, wal_so_far: f64) -> Option<Look> {
-        let now = Reading { elapsed_secs, forced: forced_so_far, wal_bytes: wal_so_far };
+        let now = Reading {
+            elapsed_secs,
+            forced: forced_so_far,
+            wal_bytes: wal_so_far,
+        };
         let previous = self.previous.replace(now)?;
         Some(Look {
             elapsed_secs,
@@ -152,7 +162,9 @@ pub fn extrapolate(obs: &Observation, settings: &Settings) -> Observation {
         return obs.clone();
     }
     let scale = full / obs.interval_secs;
-    let forced = (obs.forced_checkpoints as f64 * scale).round().min(i64::MAX as f64 / 2.0) as i64;
+    let forced = (obs.forced_checkpoints as f64 * scale)
+        .round()
+        .min(i64::MAX as f64 / 2.0) as i64;
     let unexplained = obs.requested_checkpoints - obs.forced_checkpoints;
     Observation {
         forced_checkpoints: forced,
@@ -191,16 +203,32 @@ mod tests {
     use crate::evidence::BYTES_PER_MB;
 
     fn settings(timeout: f64) -> Settings {
-        Settings { checkpoint_timeout_secs: timeout, ..Settings::default() }
+        Settings {
+            checkpoint_timeout_secs: timeout,
+            ..Settings::default()
+        }
     }
 
     #[test]
     fn polling_scales_with_the_interval_within_bounds() {
-        let cases = [(30.0, 1.0, 2.0), (300.0, 10.0, 20.0), (3600.0, 30.0, 60.0), (86400.0, 30.0, 60.0)];
+        let cases = [
+            (30.0, 1.0, 2.0),
+            (300.0, 10.0, 20.0),
+            (3600.0, 30.0, 60.0),
+            (86400.0, 30.0, 60.0),
+        ];
         for (timeout, period, window) in cases {
-            assert_eq!((poll_period_secs(timeout), min_window_secs(timeout)), (period, window), "timeout {timeout}");
+            assert_eq!(
+                (poll_period_secs(timeout), min_window_secs(timeout)),
+                (period, window),
+                "timeout {timeout}"
+            );
         }
-        assert_eq!(poll_period_secs(f64::NAN), 10.0, "a broken timeout falls back to the default");
+        assert_eq!(
+            poll_period_secs(f64::NAN),
+            10.0,
+            "a broken timeout falls back to the default"
+        );
     }
 
     const MB: f64 = BYTES_PER_MB;
@@ -219,19 +247,61 @@ mod tests {
             secs_since_last_look: 1.0,
         };
         assert!(should_react(&storm, size, &s));
-        assert!(should_react(&Look { elapsed_secs: 2.0, ..storm }, size, &s), "two looks, 2 s, are enough at 30 s");
+        assert!(
+            should_react(
+                &Look {
+                    elapsed_secs: 2.0,
+                    ..storm
+                },
+                size,
+                &s
+            ),
+            "two looks, 2 s, are enough at 30 s"
+        );
         let cases = [
-            (Look { elapsed_secs: 1.5, ..storm }, "too soon to extrapolate"),
-            (Look { forced_so_far: 1, forced_since_last_look: 1, ..storm }, "below walrus.threshold"),
-            (Look { forced_since_last_look: 0, ..storm }, "the burst is over"),
-            (Look { elapsed_secs: 29.2, ..storm }, "the full interval is a moment away"),
+            (
+                Look {
+                    elapsed_secs: 1.5,
+                    ..storm
+                },
+                "too soon to extrapolate",
+            ),
+            (
+                Look {
+                    forced_so_far: 1,
+                    forced_since_last_look: 1,
+                    ..storm
+                },
+                "below walrus.threshold",
+            ),
+            (
+                Look {
+                    forced_since_last_look: 0,
+                    ..storm
+                },
+                "the burst is over",
+            ),
+            (
+                Look {
+                    elapsed_secs: 29.2,
+                    ..storm
+                },
+                "the full interval is a moment away",
+            ),
         ];
         for (look, why) in cases {
             assert!(!should_react(&look, size, &s), "{why}: {look:?}");
         }
         let strict = Settings { threshold: 20, ..s };
         assert!(!should_react(&storm, size, &strict), "the threshold is the DBA's");
-        assert!(should_react(&Look { forced_so_far: 20, ..storm }, size, &strict));
+        assert!(should_react(
+            &Look {
+                forced_so_far: 20,
+                ..storm
+            },
+            size,
+            &strict
+        ));
     }
 
     #[test]
@@ -248,27 +318,63 @@ mod tests {
             wal_since_last_look: 0.2 * MB,
             secs_since_last_look: 2.0,
         };
-        assert!(!wal_still_coming(&late, size, &s), "6 MB per interval at this pace: no checkpoint");
+        assert!(
+            !wal_still_coming(&late, size, &s),
+            "6 MB per interval at this pace: no checkpoint"
+        );
         assert!(!should_react(&late, size, &s));
         // The same look with the burst's WAL still coming: 16 MB per interval
         // at this pace is one more checkpoint.
-        let going = Look { wal_since_last_look: 16.0 * MB * 2.0 / 60.0, ..late };
+        let going = Look {
+            wal_since_last_look: 16.0 * MB * 2.0 / 60.0,
+            ..late
+        };
         assert!(wal_still_coming(&going, size, &s) && should_react(&going, size, &s));
-        let just_short = Look { wal_since_last_look: 15.9 * MB * 2.0 / 60.0, ..late };
+        let just_short = Look {
+            wal_since_last_look: 15.9 * MB * 2.0 / 60.0,
+            ..late
+        };
         assert!(!wal_still_coming(&just_short, size, &s));
-        assert!(!wal_still_coming(&Look { secs_since_last_look: 0.0, ..going }, size, &s), "no time, no pace");
+        assert!(
+            !wal_still_coming(
+                &Look {
+                    secs_since_last_look: 0.0,
+                    ..going
+                },
+                size,
+                &s
+            ),
+            "no time, no pace"
+        );
     }
 
     #[test]
     fn a_look_counts_since_the_previous_look_and_never_across_a_pause() {
         let mut looks = Looks::starting(true);
         let first = looks.look(1.0, 3, 50.0 * MB).unwrap();
-        assert_eq!((first.forced_so_far, first.forced_since_last_look), (3, 3), "since the interval's start");
-        assert_eq!((first.wal_since_last_look, first.secs_since_last_look), (50.0 * MB, 1.0));
+        assert_eq!(
+            (first.forced_so_far, first.forced_since_last_look),
+            (3, 3),
+            "since the interval's start"
+        );
+        assert_eq!(
+            (first.wal_since_last_look, first.secs_since_last_look),
+            (50.0 * MB, 1.0)
+        );
         let second = looks.look(2.5, 5, 80.0 * MB).unwrap();
-        assert_eq!((second.forced_since_last_look, second.wal_since_last_look, second.secs_since_last_look),
-                   (2, 30.0 * MB, 1.5));
-        assert_eq!(looks.look(3.5, 5, 80.0 * MB).unwrap().forced_since_last_look, 0, "the burst is over");
+        assert_eq!(
+            (
+                second.forced_since_last_look,
+                second.wal_since_last_look,
+                second.secs_since_last_look
+            ),
+            (2, 30.0 * MB, 1.5)
+        );
+        assert_eq!(
+            looks.look(3.5, 5, 80.0 * MB).unwrap().forced_since_last_look,
+            0,
+            "the burst is over"
+        );
 
         // Turned on mid-interval after a burst that is over: the first look
         // only reads; the next one sees nothing new, so no reaction.
@@ -281,7 +387,11 @@ mod tests {
         assert!(should_react(&late.look(17.0, 14, 240.0 * MB).unwrap(), 64, &s));
 
         late.pause();
-        assert_eq!(late.look(18.0, 20, 300.0 * MB), None, "off and on again: a fresh first look");
+        assert_eq!(
+            late.look(18.0, 20, 300.0 * MB),
+            None,
+            "off and on again: a fresh first look"
+        );
     }
 
     #[test]
@@ -299,10 +409,19 @@ mod tests {
         let full = extrapolate(&part, &s);
         assert_eq!((full.forced_checkpoints, full.requested_checkpoints), (90, 91));
         assert_eq!(full.wal_bytes, 2700.0 * BYTES_PER_MB);
-        assert_eq!((full.interval_secs, full.current_size_mb, full.quiet_intervals), (30.0, 64, 0));
-        let whole = Observation { interval_secs: 30.2, ..part.clone() };
+        assert_eq!(
+            (full.interval_secs, full.current_size_mb, full.quiet_intervals),
+            (30.0, 64, 0)
+        );
+        let whole = Observation {
+            interval_secs: 30.2,
+            ..part.clone()
+        };
         assert_eq!(extrapolate(&whole, &s), whole, "a full interval is not scaled");
-        let empty = Observation { interval_secs: 0.0, ..part.clone() };
+        let empty = Observation {
+            interval_secs: 0.0,
+            ..part.clone()
+        };
         assert_eq!(extrapolate(&empty, &s), empty, "no time, no rate");
     }
 
@@ -326,17 +445,30 @@ mod tests {
         let early = strategy.decide(&extrapolate(&at(5.0), &s), &s, &state);
         assert_eq!(early.new_size_mb, waited.new_size_mb);
         let unscaled = strategy.decide(&at(5.0), &s, &state);
-        assert!(unscaled.new_size_mb < waited.new_size_mb, "unscaled, 5 s would under-grow");
+        assert!(
+            unscaled.new_size_mb < waited.new_size_mb,
+            "unscaled, 5 s would under-grow"
+        );
 
         let told = annotate(early.clone(), &at(5.0), &extrapolate(&at(5.0), &s));
-        assert_eq!((told.action, told.new_size_mb), (early.action, early.new_size_mb), "annotating changes no size");
+        assert_eq!(
+            (told.action, told.new_size_mb),
+            (early.action, early.new_size_mb),
+            "annotating changes no size"
+        );
         assert!(told.reason.starts_with(&early.reason), "{}", told.reason);
-        assert!(told.reason.ends_with("(early reaction: 15 forced checkpoints in the first 5 s of the interval, scaled to 30 s)"));
+        assert!(
+            told.reason
+                .ends_with("(early reaction: 15 forced checkpoints in the first 5 s of the interval, scaled to 30 s)")
+        );
         let meta = &told.metadata["early_reaction"];
         assert_eq!(meta["observed_forced_checkpoints"], 15);
         assert_eq!(meta["extrapolated_forced_checkpoints"], 90);
         assert_eq!(meta["observed_sec"], 5.0);
         assert_eq!(meta["observed_wal_bytes"], 450.0 * BYTES_PER_MB);
-        assert_eq!(told.metadata["forced_checkpoints"], 90, "the strategy's own evidence is the scaled interval");
+        assert_eq!(
+            told.metadata["forced_checkpoints"], 90,
+            "the strategy's own evidence is the scaled interval"
+        );
     }
 }

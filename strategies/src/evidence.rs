@@ -25,7 +25,9 @@ pub fn trigger_distance_bytes(max_wal_size_mb: i32, settings: &Settings) -> f64 
     let segment_mb = f64::from(settings.wal_segment_mb.max(1));
     let cct = completion_target(settings);
     // The epsilon keeps an exact product from flooring one segment short.
-    let checkpoint_segments = (f64::from(max_wal_size_mb.max(1)) / segment_mb / (1.0 + cct) + 1e-9).floor().max(1.0);
+    let checkpoint_segments = (f64::from(max_wal_size_mb.max(1)) / segment_mb / (1.0 + cct) + 1e-9)
+        .floor()
+        .max(1.0);
     (checkpoint_segments - 1.0).max(1.0) * segment_mb * BYTES_PER_MB
 }
 
@@ -44,7 +46,11 @@ pub fn trigger_distance_bytes(max_wal_size_mb: i32, settings: &Settings) -> f64 
 /// trigger distance is a single 16 MB segment.)
 pub fn size_for_wal_mb(wal_per_interval_bytes: f64, settings: &Settings) -> i32 {
     let segment_mb = f64::from(settings.wal_segment_mb.max(1));
-    let wal_mb = if wal_per_interval_bytes.is_finite() { wal_per_interval_bytes.max(0.0) / BYTES_PER_MB } else { 0.0 };
+    let wal_mb = if wal_per_interval_bytes.is_finite() {
+        wal_per_interval_bytes.max(0.0) / BYTES_PER_MB
+    } else {
+        0.0
+    };
     let segments = (wal_mb / segment_mb).ceil() + 2.0;
     let needed = (1.0 + completion_target(settings)) * segments * segment_mb;
     needed.ceil().min(f64::from(i32::MAX)) as i32
@@ -145,7 +151,11 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings { checkpoint_completion_target: 0.9, wal_segment_mb: 16, ..Settings::default() }
+        Settings {
+            checkpoint_completion_target: 0.9,
+            wal_segment_mb: 16,
+            ..Settings::default()
+        }
     }
 
     #[test]
@@ -165,7 +175,10 @@ mod tests {
             let size = size_for_wal_mb(wal_mb * BYTES_PER_MB, &s);
             // At that size, one interval's WAL plus a segment of offset stays
             // under the trigger distance.
-            assert!(trigger_distance_bytes(size, &s) >= (wal_mb + 16.0) * BYTES_PER_MB, "{wal_mb} MB -> {size} MB");
+            assert!(
+                trigger_distance_bytes(size, &s) >= (wal_mb + 16.0) * BYTES_PER_MB,
+                "{wal_mb} MB -> {size} MB"
+            );
         }
         assert_eq!(size_for_wal_mb(100.0 * BYTES_PER_MB, &s), 274); // 1.9 x (7 + 2) x 16
         assert_eq!(size_for_wal_mb(f64::NAN, &s), 61);
@@ -177,7 +190,10 @@ mod tests {
         assert_eq!(wal_explained_checkpoints(6, 0.0, 20_000.0, d), 0);
         assert_eq!(wal_explained_checkpoints(6, 15.0 * BYTES_PER_MB, 0.0, d), 0);
         // A genuine burst: 160 MB of WAL at a 16 MB distance explains up to 10.
-        assert_eq!(wal_explained_checkpoints(8, 2.0 * BYTES_PER_MB, 160.0 * BYTES_PER_MB, d), 8);
+        assert_eq!(
+            wal_explained_checkpoints(8, 2.0 * BYTES_PER_MB, 160.0 * BYTES_PER_MB, d),
+            8
+        );
         assert_eq!(wal_explained_checkpoints(14, 0.0, 160.0 * BYTES_PER_MB, d), 10);
         assert_eq!(wal_explained_checkpoints(0, 0.0, 1e12, d), 0);
         assert_eq!(wal_explained_checkpoints(3, f64::NAN, f64::NAN, d), 0);
@@ -185,11 +201,20 @@ mod tests {
 
     #[test]
     fn observe_discounts_and_can_be_turned_off() {
-        let raw = RawInterval { current_size_mb: 1024, requested: 6, wal_bytes: 1e5, interval_secs: 300.0, ..Default::default() };
+        let raw = RawInterval {
+            current_size_mb: 1024,
+            requested: 6,
+            wal_bytes: 1e5,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
         let s = Settings::default();
         let obs = observe(&raw, &s, true);
         assert_eq!((obs.forced_checkpoints, obs.requested_checkpoints), (0, 6));
-        assert_eq!(obs.quiet_intervals, 1, "six manual checkpoints leave the interval quiet");
+        assert_eq!(
+            obs.quiet_intervals, 1,
+            "six manual checkpoints leave the interval quiet"
+        );
         assert_eq!(evidence_metadata(&obs)["not_wal_pressure"], 6);
         assert_eq!(observe(&raw, &s, false).forced_checkpoints, 6);
     }

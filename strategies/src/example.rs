@@ -34,7 +34,12 @@ mod tests {
 
     #[test]
     fn doubles_under_pressure() {
-        let obs = Observation { current_size_mb: 512, forced_checkpoints: 2, interval_secs: 300.0, ..Default::default() };
+        let obs = Observation {
+            current_size_mb: 512,
+            forced_checkpoints: 2,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
         let d = Doubling.decide(&obs, &Settings::default(), &StrategyState::default());
         assert_eq!((d.action, d.new_size_mb), (Action::Increase, 1024));
     }

@@ -60,7 +60,11 @@ mod tests {
             (1024, 512, 4096, GrowOutcome::NotLarger),
         ];
         for (current, wanted, max, expected) in cases {
-            assert_eq!(bounded_grow(current, wanted, max), expected, "{current} -> {wanted} (max {max})");
+            assert_eq!(
+                bounded_grow(current, wanted, max),
+                expected,
+                "{current} -> {wanted} (max {max})"
+            );
         }
     }
 

@@ -30,7 +30,12 @@ impl SizingStrategy for Multiplicative {
     }
 
     fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
-        grow_or_shrink(obs, settings, Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints), state)
+        grow_or_shrink(
+            obs,
+            settings,
+            Self::grown_size_mb(obs.current_size_mb, obs.forced_checkpoints),
+            state,
+        )
     }
 
     /// The seeds' rule (see [`seed_confidence`]).
@@ -43,46 +48,51 @@ impl SizingStrategy for Multiplicative {
 /// the forced-checkpoint count: at or above the threshold, grow to `wanted`
 /// (within the limits); below it, the shared shrink rule.
 pub fn grow_or_shrink(obs: &Observation, settings: &Settings, wanted: i32, state: &StrategyState) -> Decision {
-        let current = obs.current_size_mb;
-        let forced = obs.forced_checkpoints;
-        let threshold = i64::from(settings.threshold);
-        let mut metadata = evidence_metadata(obs);
-        metadata["threshold"] = json!(settings.threshold);
-        if forced < threshold {
-            return match shrink(obs, settings, recent_wal_need_mb(obs, settings, state), metadata.clone()) {
-                Ok(decision) => decision,
-                Err(why_not) => Decision::keep(
-                    current,
-                    format!("{forced} forced checkpoints in last interval, below threshold {threshold}; {why_not}"),
-                    metadata,
-                ),
-            };
-        }
-
-        metadata["computed_size_mb"] = json!(wanted);
-        let detected = format!("{forced} forced checkpoints detected in last interval");
-        let (action, new_size, reason) = match bounded_grow(current, wanted, settings.ceiling_mb()) {
-            GrowOutcome::Grow(n) => (Action::Increase, n, detected),
-            GrowOutcome::Capped(n) => (
-                Action::Capped,
-                n,
-                format!("{detected}; {wanted} MB capped at walrus.max ({n} MB)"),
-            ),
-            GrowOutcome::AtCeiling => (
-                Action::None,
+    let current = obs.current_size_mb;
+    let forced = obs.forced_checkpoints;
+    let threshold = i64::from(settings.threshold);
+    let mut metadata = evidence_metadata(obs);
+    metadata["threshold"] = json!(settings.threshold);
+    if forced < threshold {
+        return match shrink(
+            obs,
+            settings,
+            recent_wal_need_mb(obs, settings, state),
+            metadata.clone(),
+        ) {
+            Ok(decision) => decision,
+            Err(why_not) => Decision::keep(
                 current,
-                format!("{detected}, but already at walrus.max ({} MB)", settings.ceiling_mb()),
+                format!("{forced} forced checkpoints in last interval, below threshold {threshold}; {why_not}"),
+                metadata,
             ),
-            GrowOutcome::NotLarger => (Action::None, current, detected),
         };
-        Decision {
-            action,
-            old_size_mb: current,
-            new_size_mb: new_size,
-            computed_size_mb: Some(wanted),
-            reason,
-            metadata,
-        }
+    }
+
+    metadata["computed_size_mb"] = json!(wanted);
+    let detected = format!("{forced} forced checkpoints detected in last interval");
+    let (action, new_size, reason) = match bounded_grow(current, wanted, settings.ceiling_mb()) {
+        GrowOutcome::Grow(n) => (Action::Increase, n, detected),
+        GrowOutcome::Capped(n) => (
+            Action::Capped,
+            n,
+            format!("{detected}; {wanted} MB capped at walrus.max ({n} MB)"),
+        ),
+        GrowOutcome::AtCeiling => (
+            Action::None,
+            current,
+            format!("{detected}, but already at walrus.max ({} MB)", settings.ceiling_mb()),
+        ),
+        GrowOutcome::NotLarger => (Action::None, current, detected),
+    };
+    Decision {
+        action,
+        old_size_mb: current,
+        new_size_mb: new_size,
+        computed_size_mb: Some(wanted),
+        reason,
+        metadata,
+    }
 }
 
 #[cfg(test)]
@@ -90,9 +100,19 @@ mod tests {
     use super::*;
 
     fn decide(current: i32, forced: i64, threshold: i32, max: i32) -> Decision {
-        let obs = Observation { current_size_mb: current, forced_checkpoints: forced, interval_secs: 300.0, ..Default::default() };
+        let obs = Observation {
+            current_size_mb: current,
+            forced_checkpoints: forced,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
         // A low floor so that the grow rules are tested on their own.
-        let settings = Settings { threshold, max_size_mb: max, wal_segment_mb: 1, ..Settings::default() };
+        let settings = Settings {
+            threshold,
+            max_size_mb: max,
+            wal_segment_mb: 1,
+            ..Settings::default()
+        };
         Multiplicative.decide(&obs, &settings, &StrategyState::default())
     }
 
@@ -107,14 +127,18 @@ mod tests {
             (1024, 2, 2, 4096, Action::Increase, 3072), // threshold is inclusive
             (1024, 1, 2, 4096, Action::None, 1024),     // below threshold
             (1024, 0, 1, 4096, Action::None, 1024),
-            (1024, 10, 2, 4096, Action::Capped, 4096),  // 11264 capped
-            (4096, 5, 2, 4096, Action::None, 4096),     // at the ceiling
-            (8192, 5, 2, 4096, Action::None, 8192),     // a DBA's larger value stays
-            (1024, -3, 1, 4096, Action::None, 1024),    // never decide on a negative delta
+            (1024, 10, 2, 4096, Action::Capped, 4096), // 11264 capped
+            (4096, 5, 2, 4096, Action::None, 4096),    // at the ceiling
+            (8192, 5, 2, 4096, Action::None, 8192),    // a DBA's larger value stays
+            (1024, -3, 1, 4096, Action::None, 1024),   // never decide on a negative delta
         ];
         for (current, forced, threshold, max, action, new_size) in cases {
             let d = decide(current, forced, threshold, max);
-            assert_eq!((d.action, d.new_size_mb), (action, new_size), "{current} MB, {forced} forced, threshold {threshold}, max {max}: {d:?}");
+            assert_eq!(
+                (d.action, d.new_size_mb),
+                (action, new_size),
+                "{current} MB, {forced} forced, threshold {threshold}, max {max}: {d:?}"
+            );
             assert_eq!(d.old_size_mb, current);
         }
     }
@@ -150,23 +174,46 @@ mod tests {
     fn quiet_intervals_shrink_and_loud_ones_do_not() {
         let settings = Settings::default();
         let state = StrategyState::default();
-        let quiet = Observation { current_size_mb: 4096, forced_checkpoints: 1, interval_secs: 300.0, quiet_intervals: 5, ..Default::default() };
+        let quiet = Observation {
+            current_size_mb: 4096,
+            forced_checkpoints: 1,
+            interval_secs: 300.0,
+            quiet_intervals: 5,
+            ..Default::default()
+        };
         let d = Multiplicative.decide(&quiet, &settings, &state);
         assert_eq!((d.action, d.new_size_mb), (Action::Decrease, 3072));
-        let waiting = Observation { quiet_intervals: 4, ..quiet.clone() };
+        let waiting = Observation {
+            quiet_intervals: 4,
+            ..quiet.clone()
+        };
         let d = Multiplicative.decide(&waiting, &settings, &state);
         assert_eq!(d.action, Action::None);
         assert!(d.reason.contains("4 of 5 quiet intervals"), "{}", d.reason);
         // A loud interval takes the grow path whatever the quiet count says.
-        let loud = Observation { current_size_mb: 2048, forced_checkpoints: 2, quiet_intervals: 9, ..quiet };
+        let loud = Observation {
+            current_size_mb: 2048,
+            forced_checkpoints: 2,
+            quiet_intervals: 9,
+            ..quiet
+        };
         let d = Multiplicative.decide(&loud, &settings, &state);
         assert_eq!((d.action, d.new_size_mb), (Action::Capped, 4096));
     }
 
     #[test]
     fn growth_ceiling_never_below_two_segments() {
-        let settings = Settings { max_size_mb: 2, wal_segment_mb: 16, ..Settings::default() };
-        let obs = Observation { current_size_mb: 16, forced_checkpoints: 5, interval_secs: 300.0, ..Default::default() };
+        let settings = Settings {
+            max_size_mb: 2,
+            wal_segment_mb: 16,
+            ..Settings::default()
+        };
+        let obs = Observation {
+            current_size_mb: 16,
+            forced_checkpoints: 5,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
         let d = Multiplicative.decide(&obs, &settings, &StrategyState::default());
         assert_eq!((d.action, d.new_size_mb), (Action::Capped, 32));
     }

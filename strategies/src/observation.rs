@@ -122,18 +122,42 @@ mod tests {
     #[test]
     fn floors_and_ceiling() {
         let s = Settings::default();
-        assert_eq!((s.absolute_floor_mb(), s.shrink_floor_mb(), s.ceiling_mb()), (32, 1024, 4096));
-        let s = Settings { min_size_mb: 2, min_wal_size_mb: 2, max_size_mb: 2, ..Settings::default() };
-        assert_eq!((s.shrink_floor_mb(), s.ceiling_mb()), (32, 32), "two segments are absolute");
-        let s = Settings { min_size_mb: 64, min_wal_size_mb: 256, ..Settings::default() };
+        assert_eq!(
+            (s.absolute_floor_mb(), s.shrink_floor_mb(), s.ceiling_mb()),
+            (32, 1024, 4096)
+        );
+        let s = Settings {
+            min_size_mb: 2,
+            min_wal_size_mb: 2,
+            max_size_mb: 2,
+            ..Settings::default()
+        };
+        assert_eq!(
+            (s.shrink_floor_mb(), s.ceiling_mb()),
+            (32, 32),
+            "two segments are absolute"
+        );
+        let s = Settings {
+            min_size_mb: 64,
+            min_wal_size_mb: 256,
+            ..Settings::default()
+        };
         assert_eq!(s.shrink_floor_mb(), 256, "min_wal_size raises the floor");
-        let s = Settings { wal_segment_mb: 1, min_size_mb: 2, min_wal_size_mb: 2, ..Settings::default() };
+        let s = Settings {
+            wal_segment_mb: 1,
+            min_size_mb: 2,
+            min_wal_size_mb: 2,
+            ..Settings::default()
+        };
         assert_eq!(s.shrink_floor_mb(), 2);
     }
 
     #[test]
     fn quiet_counting() {
-        let s = Settings { checkpoint_timeout_secs: 30.0, ..Settings::default() };
+        let s = Settings {
+            checkpoint_timeout_secs: 30.0,
+            ..Settings::default()
+        };
         // previous, forced, seconds, expected
         let cases = [
             (0, 0, 30.0, 1),
@@ -145,7 +169,11 @@ mod tests {
             (u32::MAX, 0, 30.0, u32::MAX),
         ];
         for (previous, forced, secs, expected) in cases {
-            assert_eq!(count_quiet(previous, forced, secs, &s), expected, "{previous} {forced} {secs}");
+            assert_eq!(
+                count_quiet(previous, forced, secs, &s),
+                expected,
+                "{previous} {forced} {secs}"
+            );
         }
     }
 }

@@ -35,8 +35,11 @@ impl SizingStrategy for Percentile {
 
     fn decide(&self, obs: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
         let mut metadata = evidence_metadata(obs);
-        let walls: Vec<f64> =
-            state.ring.iter().map(|s| wal_per_timeout(s.wal_bytes, s.interval_secs, settings)).collect();
+        let walls: Vec<f64> = state
+            .ring
+            .iter()
+            .map(|s| wal_per_timeout(s.wal_bytes, s.interval_secs, settings))
+            .collect();
         let Some(expected) = percentile(&walls, settings.target_percentile) else {
             return Decision::keep(obs.current_size_mb, "no WAL samples yet", metadata);
         };
@@ -44,9 +47,21 @@ impl SizingStrategy for Percentile {
         let last = wal_per_timeout(obs.wal_bytes, obs.interval_secs, settings);
         metadata["percentile"] = json!(settings.target_percentile);
         metadata["samples"] = json!(walls.len());
-        let basis = format!("p{} of {} intervals is {:.0} MB of WAL", settings.target_percentile, walls.len(), expected / BYTES_PER_MB);
+        let basis = format!(
+            "p{} of {} intervals is {:.0} MB of WAL",
+            settings.target_percentile,
+            walls.len(),
+            expected / BYTES_PER_MB
+        );
         let need = size_for_wal_mb(expected, settings);
-        steer(obs, settings, need.max(size_for_wal_mb(last, settings)), need, metadata, &basis)
+        steer(
+            obs,
+            settings,
+            need.max(size_for_wal_mb(last, settings)),
+            need,
+            metadata,
+            &basis,
+        )
     }
 
     /// 40, plus 3 per sample up to 20 samples: a percentile of few samples is

@@ -93,7 +93,11 @@ pub fn parse(text: &str) -> Result<Vec<Profile>, String> {
     let profiles: Vec<Profile> =
         serde_json::from_str(text).map_err(|e| format!("walrus.profiles must be a JSON array of profiles: {e}."))?;
     for (i, p) in profiles.iter().enumerate() {
-        let which = if p.name.is_empty() { format!("profile {}", i + 1) } else { format!("profile \"{}\"", p.name) };
+        let which = if p.name.is_empty() {
+            format!("profile {}", i + 1)
+        } else {
+            format!("profile \"{}\"", p.name)
+        };
         if p.name.trim().is_empty() {
             return Err(format!("{which}: \"name\" must not be empty."));
         }
@@ -101,10 +105,14 @@ pub fn parse(text: &str) -> Result<Vec<Profile>, String> {
             return Err(format!("{which}: the name is used twice."));
         }
         if p.days.is_empty() {
-            return Err(format!("{which}: \"days\" must list at least one of Mon, Tue, Wed, Thu, Fri, Sat, Sun."));
+            return Err(format!(
+                "{which}: \"days\" must list at least one of Mon, Tue, Wed, Thu, Fri, Sat, Sun."
+            ));
         }
         if let Some(bad) = p.days.iter().find(|d| day_index(d).is_none()) {
-            return Err(format!("{which}: \"{bad}\" is not a day; use Mon, Tue, Wed, Thu, Fri, Sat, Sun."));
+            return Err(format!(
+                "{which}: \"{bad}\" is not a day; use Mon, Tue, Wed, Thu, Fri, Sat, Sun."
+            ));
         }
         if p.start_hour > 23 {
             return Err(format!("{which}: \"start_hour\" must be 0..23, not {}.", p.start_hour));
@@ -113,13 +121,18 @@ pub fn parse(text: &str) -> Result<Vec<Profile>, String> {
             return Err(format!("{which}: \"end_hour\" must be 0..24, not {}.", p.end_hour));
         }
         if let Some(max) = p.max_size.filter(|&m| m < 2) {
-            return Err(format!("{which}: \"max_size\" is in MB and must be 2..2147483647, not {max}."));
+            return Err(format!(
+                "{which}: \"max_size\" is in MB and must be 2..2147483647, not {max}."
+            ));
         }
         if let Some(t) = p.threshold.filter(|t| !(1..=1000).contains(t)) {
             return Err(format!("{which}: \"threshold\" must be 1..1000, not {t}."));
         }
         if let Some(name) = p.algorithm.as_deref().filter(|a| Algorithm::from_name(a).is_none()) {
-            return Err(format!("{which}: algorithm \"{name}\" is not compiled in; available: {}.", Algorithm::names()));
+            return Err(format!(
+                "{which}: algorithm \"{name}\" is not compiled in; available: {}.",
+                Algorithm::names()
+            ));
         }
     }
     Ok(profiles)
@@ -190,7 +203,12 @@ mod tests {
 
     #[test]
     fn overrides() {
-        let p = Profile { max_size: Some(64), threshold: Some(7), shrink_enable: Some(false), ..profile(&["Mon"], 0, 0) };
+        let p = Profile {
+            max_size: Some(64),
+            threshold: Some(7),
+            shrink_enable: Some(false),
+            ..profile(&["Mon"], 0, 0)
+        };
         let s = p.apply(&Settings::default());
         assert_eq!((s.max_size_mb, s.threshold, s.shrink_enabled), (64, 7, false));
         assert_eq!(s.min_size_mb, Settings::default().min_size_mb, "the rest untouched");
@@ -201,18 +219,54 @@ mod tests {
         let cases = [
             ("{", "JSON array"),
             (r#"{"name":"x"}"#, "JSON array"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"colour":"red"}]"#, "unknown field `colour`"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1}]"#, "missing field `end_hour`"),
-            (r#"[{"name":"x","days":["Monday"],"start_hour":1,"end_hour":2}]"#, "\"Monday\" is not a day"),
-            (r#"[{"name":"x","days":[],"start_hour":1,"end_hour":2}]"#, "at least one of"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":24,"end_hour":2}]"#, "\"start_hour\" must be 0..23"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":25}]"#, "\"end_hour\" must be 0..24"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":-1,"end_hour":2}]"#, "JSON array"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"max_size":1}]"#, "\"max_size\" is in MB"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"threshold":0}]"#, "\"threshold\" must be 1..1000"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"algorithm":"fibonacci"}]"#, "not compiled in"),
-            (r#"[{"name":"","days":["Mon"],"start_hour":1,"end_hour":2}]"#, "must not be empty"),
-            (r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2},{"name":"x","days":["Tue"],"start_hour":1,"end_hour":2}]"#, "used twice"),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"colour":"red"}]"#,
+                "unknown field `colour`",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1}]"#,
+                "missing field `end_hour`",
+            ),
+            (
+                r#"[{"name":"x","days":["Monday"],"start_hour":1,"end_hour":2}]"#,
+                "\"Monday\" is not a day",
+            ),
+            (
+                r#"[{"name":"x","days":[],"start_hour":1,"end_hour":2}]"#,
+                "at least one of",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":24,"end_hour":2}]"#,
+                "\"start_hour\" must be 0..23",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":25}]"#,
+                "\"end_hour\" must be 0..24",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":-1,"end_hour":2}]"#,
+                "JSON array",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"max_size":1}]"#,
+                "\"max_size\" is in MB",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"threshold":0}]"#,
+                "\"threshold\" must be 1..1000",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2,"algorithm":"fibonacci"}]"#,
+                "not compiled in",
+            ),
+            (
+                r#"[{"name":"","days":["Mon"],"start_hour":1,"end_hour":2}]"#,
+                "must not be empty",
+            ),
+            (
+                r#"[{"name":"x","days":["Mon"],"start_hour":1,"end_hour":2},{"name":"x","days":["Tue"],"start_hour":1,"end_hour":2}]"#,
+                "used twice",
+            ),
         ];
         for (text, expected) in cases {
             let error = parse(text).unwrap_err();

@@ -25,15 +25,24 @@ pub struct RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { cooldown_secs: 300.0, max_changes_per_hour: 4 }
+        RateLimits {
+            cooldown_secs: 300.0,
+            max_changes_per_hour: 4,
+        }
     }
 }
 
 /// Why a change may not happen now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Blocked {
-    Cooldown { remaining_secs: f64 },
-    HourlyLimit { changes: u32, limit: u32, remaining_secs: f64 },
+    Cooldown {
+        remaining_secs: f64,
+    },
+    HourlyLimit {
+        changes: u32,
+        limit: u32,
+        remaining_secs: f64,
+    },
 }
 
 impl Blocked {
@@ -62,7 +71,11 @@ pub struct RecentChanges {
 
 impl Default for RecentChanges {
     fn default() -> Self {
-        RecentChanges { at_secs: [0.0; RECENT_CHANGES], len: 0, next: 0 }
+        RecentChanges {
+            at_secs: [0.0; RECENT_CHANGES],
+            len: 0,
+            next: 0,
+        }
     }
 }
 
@@ -89,7 +102,8 @@ impl RecentChanges {
 
     /// Seconds left of the cooldown after the latest change (0 when none).
     pub fn cooldown_remaining(&self, now_secs: f64, limits: &RateLimits) -> f64 {
-        self.last().map_or(0.0, |last| (limits.cooldown_secs - (now_secs - last)).max(0.0))
+        self.last()
+            .map_or(0.0, |last| (limits.cooldown_secs - (now_secs - last)).max(0.0))
     }
 
     /// Whether an automatic change may happen at `now_secs`.
@@ -99,7 +113,11 @@ impl RecentChanges {
             // The window frees a slot when its oldest change turns an hour old.
             let oldest_in_window = self.times().filter(|&t| now_secs - t < HOUR_SECS).reduce(f64::min);
             let remaining_secs = oldest_in_window.map_or(HOUR_SECS, |t| (t + HOUR_SECS - now_secs).max(0.0));
-            return Err(Blocked::HourlyLimit { changes, limit: limits.max_changes_per_hour, remaining_secs });
+            return Err(Blocked::HourlyLimit {
+                changes,
+                limit: limits.max_changes_per_hour,
+                remaining_secs,
+            });
         }
         let remaining_secs = self.cooldown_remaining(now_secs, limits);
         if remaining_secs > 0.0 {
@@ -113,14 +131,20 @@ impl RecentChanges {
 mod tests {
     use super::*;
 
-    const LIMITS: RateLimits = RateLimits { cooldown_secs: 300.0, max_changes_per_hour: 4 };
+    const LIMITS: RateLimits = RateLimits {
+        cooldown_secs: 300.0,
+        max_changes_per_hour: 4,
+    };
 
     #[test]
     fn cooldown_after_each_change() {
         let mut recent = RecentChanges::default();
         assert_eq!(recent.check(0.0, &LIMITS), Ok(()));
         recent.record(1000.0);
-        assert_eq!(recent.check(1100.0, &LIMITS), Err(Blocked::Cooldown { remaining_secs: 200.0 }));
+        assert_eq!(
+            recent.check(1100.0, &LIMITS),
+            Err(Blocked::Cooldown { remaining_secs: 200.0 })
+        );
         // A change at one cycle and the check at the next, one checkpoint_timeout
         // later, are exactly a cooldown apart with the defaults: allowed.
         assert_eq!(recent.check(1300.0, &LIMITS), Ok(()));
@@ -134,7 +158,11 @@ mod tests {
             recent.record(t);
         }
         match recent.check(1200.0, &LIMITS) {
-            Err(Blocked::HourlyLimit { changes: 4, limit: 4, remaining_secs }) => assert_eq!(remaining_secs, 2400.0),
+            Err(Blocked::HourlyLimit {
+                changes: 4,
+                limit: 4,
+                remaining_secs,
+            }) => assert_eq!(remaining_secs, 2400.0),
             other => panic!("{other:?}"),
         }
         // The first change leaves the window an hour after it happened.
@@ -144,20 +172,37 @@ mod tests {
 
     #[test]
     fn zero_per_hour_blocks_everything() {
-        let limits = RateLimits { cooldown_secs: 0.0, max_changes_per_hour: 0 };
+        let limits = RateLimits {
+            cooldown_secs: 0.0,
+            max_changes_per_hour: 0,
+        };
         let recent = RecentChanges::default();
-        assert!(matches!(recent.check(5.0, &limits), Err(Blocked::HourlyLimit { changes: 0, limit: 0, .. })));
+        assert!(matches!(
+            recent.check(5.0, &limits),
+            Err(Blocked::HourlyLimit {
+                changes: 0,
+                limit: 0,
+                ..
+            })
+        ));
     }
 
     #[test]
     fn no_limits_allow_everything() {
-        let limits = RateLimits { cooldown_secs: 0.0, max_changes_per_hour: 1000 };
+        let limits = RateLimits {
+            cooldown_secs: 0.0,
+            max_changes_per_hour: 1000,
+        };
         let mut recent = RecentChanges::default();
         for i in 0..500 {
             assert_eq!(recent.check(f64::from(i), &limits), Ok(()));
             recent.record(f64::from(i));
         }
-        assert_eq!(recent.in_last_hour(500.0), RECENT_CHANGES as u32, "the ring holds the latest 256");
+        assert_eq!(
+            recent.in_last_hour(500.0),
+            RECENT_CHANGES as u32,
+            "the ring holds the latest 256"
+        );
     }
 
     #[test]

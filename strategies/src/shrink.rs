@@ -37,14 +37,22 @@ pub fn recent_wal_need_mb(obs: &Observation, settings: &Settings, state: &Strate
 /// The shrink decision for a quiet interval, or `None` when the rule does
 /// not shrink (disabled, not enough quiet intervals, already at the floor).
 /// The reason for `None` is returned so a recommendation can say why.
-pub fn shrink(obs: &Observation, settings: &Settings, wal_need_mb: i32, mut metadata: Value) -> Result<Decision, String> {
+pub fn shrink(
+    obs: &Observation,
+    settings: &Settings,
+    wal_need_mb: i32,
+    mut metadata: Value,
+) -> Result<Decision, String> {
     let current = obs.current_size_mb;
     if !settings.shrink_enabled {
         return Err("shrinking is disabled (walrus.shrink_enable)".to_owned());
     }
     let needed = settings.shrink_intervals.max(1) as u32;
     if obs.quiet_intervals < needed {
-        return Err(format!("{} of {needed} quiet intervals before shrinking", obs.quiet_intervals));
+        return Err(format!(
+            "{} of {needed} quiet intervals before shrinking",
+            obs.quiet_intervals
+        ));
     }
     let factor = settings.shrink_factor;
     // The GUC range is 0.01..0.99; anything else (NaN included) never shrinks.
@@ -66,9 +74,15 @@ pub fn shrink(obs: &Observation, settings: &Settings, wal_need_mb: i32, mut meta
     metadata["floor_mb"] = json!(floor);
     metadata["wal_need_mb"] = json!(wal_need_mb);
     let reason = if target == wal_need_mb && scaled < wal_need_mb && wal_need_mb > floor {
-        format!("{} quiet intervals; shrinking to what their WAL needs ({wal_need_mb} MB)", obs.quiet_intervals)
+        format!(
+            "{} quiet intervals; shrinking to what their WAL needs ({wal_need_mb} MB)",
+            obs.quiet_intervals
+        )
     } else if target == floor && scaled < floor {
-        format!("{} quiet intervals; shrinking to the floor ({floor} MB)", obs.quiet_intervals)
+        format!(
+            "{} quiet intervals; shrinking to the floor ({floor} MB)",
+            obs.quiet_intervals
+        )
     } else {
         format!("{} quiet intervals; shrinking by factor {factor}", obs.quiet_intervals)
     };
@@ -87,7 +101,12 @@ mod tests {
     use super::*;
 
     fn quiet(current: i32, quiet_intervals: u32) -> Observation {
-        Observation { current_size_mb: current, interval_secs: 300.0, quiet_intervals, ..Default::default() }
+        Observation {
+            current_size_mb: current,
+            interval_secs: 300.0,
+            quiet_intervals,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -105,7 +124,9 @@ mod tests {
             (1367, 5, Some(1026)), // ceil(1025.25)
         ];
         for (current, quiet_intervals, expected) in cases {
-            let got = shrink(&quiet(current, quiet_intervals), &s, 0, json!({})).ok().map(|d| d.new_size_mb);
+            let got = shrink(&quiet(current, quiet_intervals), &s, 0, json!({}))
+                .ok()
+                .map(|d| d.new_size_mb);
             assert_eq!(got, expected, "{current} MB after {quiet_intervals} quiet intervals");
         }
     }
@@ -125,27 +146,47 @@ mod tests {
     fn the_wal_need_comes_from_the_busiest_recent_interval() {
         use crate::evidence::BYTES_PER_MB;
         use crate::state::IntervalSample;
-        let s = Settings { shrink_intervals: 3, ..Settings::default() };
+        let s = Settings {
+            shrink_intervals: 3,
+            ..Settings::default()
+        };
         let mut state = StrategyState::default();
         for wal_mb in [5000.0, 1800.0, 100.0, 100.0] {
-            state.ring.push(IntervalSample { wal_bytes: wal_mb * BYTES_PER_MB, interval_secs: 300.0, ..Default::default() });
+            state.ring.push(IntervalSample {
+                wal_bytes: wal_mb * BYTES_PER_MB,
+                interval_secs: 300.0,
+                ..Default::default()
+            });
         }
-        let obs = Observation { wal_bytes: 100.0 * BYTES_PER_MB, interval_secs: 300.0, ..Default::default() };
+        let obs = Observation {
+            wal_bytes: 100.0 * BYTES_PER_MB,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
         // The last three intervals: 1800, 100, 100 -> sized for 1800 MB (5000 is out of the window).
-        assert_eq!(recent_wal_need_mb(&obs, &s, &state), size_for_wal_mb(1800.0 * BYTES_PER_MB, &s));
+        assert_eq!(
+            recent_wal_need_mb(&obs, &s, &state),
+            size_for_wal_mb(1800.0 * BYTES_PER_MB, &s)
+        );
     }
 
     #[test]
     fn bad_factors_never_shrink() {
         for factor in [f64::NAN, 0.0, 1.0, 1.5, -0.5, f64::INFINITY] {
-            let s = Settings { shrink_factor: factor, ..Settings::default() };
+            let s = Settings {
+                shrink_factor: factor,
+                ..Settings::default()
+            };
             assert!(shrink(&quiet(4096, 10), &s, 0, json!({})).is_err(), "factor {factor}");
         }
     }
 
     #[test]
     fn disabled_never_shrinks() {
-        let s = Settings { shrink_enabled: false, ..Settings::default() };
+        let s = Settings {
+            shrink_enabled: false,
+            ..Settings::default()
+        };
         let why = shrink(&quiet(4096, 10), &s, 0, json!({})).unwrap_err();
         assert!(why.contains("disabled"), "{why}");
     }
@@ -155,7 +196,11 @@ mod tests {
         for current in [2, 32, 100, 1024, 1025, 5000, i32::MAX] {
             for factor in [0.01, 0.5, 0.75, 0.99] {
                 for min_size in [2, 64, 1024, 8192] {
-                    let s = Settings { shrink_factor: factor, min_size_mb: min_size, ..Settings::default() };
+                    let s = Settings {
+                        shrink_factor: factor,
+                        min_size_mb: min_size,
+                        ..Settings::default()
+                    };
                     if let Ok(d) = shrink(&quiet(current, 5), &s, 0, json!({})) {
                         assert!(d.new_size_mb < current && d.new_size_mb >= s.shrink_floor_mb(), "{d:?}");
                     }

@@ -30,7 +30,11 @@ pub struct IntervalSample {
 
 impl IntervalSample {
     pub fn wal_bytes_per_sec(&self) -> f64 {
-        if self.interval_secs > 0.0 { self.wal_bytes / self.interval_secs } else { 0.0 }
+        if self.interval_secs > 0.0 {
+            self.wal_bytes / self.interval_secs
+        } else {
+            0.0
+        }
     }
 }
 
@@ -44,7 +48,11 @@ pub struct WalRing {
 
 impl Default for WalRing {
     fn default() -> Self {
-        WalRing { samples: [IntervalSample::default(); WAL_RING_LEN], len: 0, next: 0 }
+        WalRing {
+            samples: [IntervalSample::default(); WAL_RING_LEN],
+            len: 0,
+            next: 0,
+        }
     }
 }
 
@@ -103,7 +111,10 @@ mod tests {
         let mut ring = WalRing::default();
         assert!(ring.is_empty() && ring.last().is_none());
         for i in 0..(WAL_RING_LEN + 5) {
-            ring.push(IntervalSample { wal_bytes: i as f64, ..Default::default() });
+            ring.push(IntervalSample {
+                wal_bytes: i as f64,
+                ..Default::default()
+            });
         }
         let walls: Vec<f64> = ring.iter().map(|s| s.wal_bytes).collect();
         assert_eq!(walls.len(), WAL_RING_LEN);
@@ -114,6 +125,10 @@ mod tests {
     #[test]
     fn state_is_small() {
         // The seeds' budget is 1 MB of shared memory; this stays a few KiB.
-        assert!(std::mem::size_of::<StrategyState>() < 8 * 1024, "{}", std::mem::size_of::<StrategyState>());
+        assert!(
+            std::mem::size_of::<StrategyState>() < 8 * 1024,
+            "{}",
+            std::mem::size_of::<StrategyState>()
+        );
     }
 }

@@ -32,7 +32,14 @@ fn with_headroom(need_mb: i32) -> i32 {
     saturating_size_mb((f64::from(need_mb) * HEADROOM).ceil() as i64)
 }
 
-pub fn steer(obs: &Observation, settings: &Settings, grow_need_mb: i32, shrink_need_mb: i32, mut metadata: Value, basis: &str) -> Decision {
+pub fn steer(
+    obs: &Observation,
+    settings: &Settings,
+    grow_need_mb: i32,
+    shrink_need_mb: i32,
+    mut metadata: Value,
+    basis: &str,
+) -> Decision {
     let current = obs.current_size_mb;
     metadata["grow_need_mb"] = json!(grow_need_mb);
     metadata["shrink_need_mb"] = json!(shrink_need_mb);
@@ -42,12 +49,24 @@ pub fn steer(obs: &Observation, settings: &Settings, grow_need_mb: i32, shrink_n
         let (action, new_size, reason) = match bounded_grow(current, target, settings.ceiling_mb()) {
             GrowOutcome::Grow(n) => (Action::Increase, n, reason),
             GrowOutcome::Capped(n) => (Action::Capped, n, format!("{reason}; capped at walrus.max ({n} MB)")),
-            GrowOutcome::AtCeiling => {
-                (Action::None, current, format!("{basis}: needs {grow_need_mb} MB, but already at walrus.max ({} MB)", settings.ceiling_mb()))
-            }
+            GrowOutcome::AtCeiling => (
+                Action::None,
+                current,
+                format!(
+                    "{basis}: needs {grow_need_mb} MB, but already at walrus.max ({} MB)",
+                    settings.ceiling_mb()
+                ),
+            ),
             GrowOutcome::NotLarger => (Action::None, current, reason),
         };
-        return Decision { action, old_size_mb: current, new_size_mb: new_size, computed_size_mb: Some(target), reason, metadata };
+        return Decision {
+            action,
+            old_size_mb: current,
+            new_size_mb: new_size,
+            computed_size_mb: Some(target),
+            reason,
+            metadata,
+        };
     }
 
     let floor = settings.shrink_floor_mb();
@@ -61,16 +80,26 @@ pub fn steer(obs: &Observation, settings: &Settings, grow_need_mb: i32, shrink_n
             old_size_mb: current,
             new_size_mb: shrink_to,
             computed_size_mb: Some(shrink_to),
-            reason: format!("{} quiet intervals needed {shrink_need_mb} MB; shrinking with 10 % headroom", obs.quiet_intervals),
+            reason: format!(
+                "{} quiet intervals needed {shrink_need_mb} MB; shrinking with 10 % headroom",
+                obs.quiet_intervals
+            ),
             metadata,
         };
     }
     let why = if !quiet_enough {
-        format!("{} of {} quiet intervals before shrinking", obs.quiet_intervals, settings.shrink_intervals)
+        format!(
+            "{} of {} quiet intervals before shrinking",
+            obs.quiet_intervals, settings.shrink_intervals
+        )
     } else {
         "a shrink would save less than 20 %".to_owned()
     };
-    let mut decision = Decision::keep(current, format!("{basis}: needs {grow_need_mb} MB, has {current} MB; {why}"), metadata);
+    let mut decision = Decision::keep(
+        current,
+        format!("{basis}: needs {grow_need_mb} MB, has {current} MB; {why}"),
+        metadata,
+    );
     decision.computed_size_mb = Some(grow_need_mb);
     decision
 }
@@ -80,12 +109,20 @@ mod tests {
     use super::*;
 
     fn obs(current: i32, quiet: u32) -> Observation {
-        Observation { current_size_mb: current, interval_secs: 300.0, quiet_intervals: quiet, ..Default::default() }
+        Observation {
+            current_size_mb: current,
+            interval_secs: 300.0,
+            quiet_intervals: quiet,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn steering_table() {
-        let s = Settings { min_size_mb: 64, ..Settings::default() };
+        let s = Settings {
+            min_size_mb: 64,
+            ..Settings::default()
+        };
         // current, quiet, grow need, shrink need, expected action, expected size
         let cases = [
             (1024, 0, 2048, 2048, Action::Increase, 2253), // ceil(2048 x 1.10)
@@ -93,14 +130,19 @@ mod tests {
             (1024, 0, 1024, 1024, Action::None, 1024),
             (1024, 0, 9000, 9000, Action::Capped, 4096),
             (4096, 0, 9000, 9000, Action::None, 4096),
-            (2048, 5, 500, 500, Action::Decrease, 550),  // quiet long enough: straight to the need
-            (2048, 4, 500, 500, Action::None, 2048),     // not quiet long enough
-            (2048, 5, 1500, 1500, Action::None, 2048),   // 1650 saves less than 20 %
-            (2048, 5, 10, 10, Action::Decrease, 80),     // never below the floor (min_wal_size 80 MB)
+            (2048, 5, 500, 500, Action::Decrease, 550), // quiet long enough: straight to the need
+            (2048, 4, 500, 500, Action::None, 2048),    // not quiet long enough
+            (2048, 5, 1500, 1500, Action::None, 2048),  // 1650 saves less than 20 %
+            (2048, 5, 10, 10, Action::Decrease, 80),    // never below the floor (min_wal_size 80 MB)
         ];
         for (current, quiet, grow, shrink, action, size) in cases {
             let d = steer(&obs(current, quiet), &s, grow, shrink, json!({}), "test");
-            assert_eq!((d.action, d.new_size_mb), (action, size), "{current} {quiet} {grow} {shrink}: {}", d.reason);
+            assert_eq!(
+                (d.action, d.new_size_mb),
+                (action, size),
+                "{current} {quiet} {grow} {shrink}: {}",
+                d.reason
+            );
         }
     }
 }

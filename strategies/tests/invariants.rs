@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use walrus_strategies::evidence::BYTES_PER_MB;
-use walrus_strategies::{Action, Algorithm, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, observe_all};
+use walrus_strategies::{
+    Action, Algorithm, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, observe_all,
+};
 
 fn settings() -> impl Strategy<Value = Settings> {
     (
@@ -16,21 +18,23 @@ fn settings() -> impl Strategy<Value = Settings> {
         2i32..=50_000,
         (0.0f64..=1.0, 16i32..=100_000, 0.01f64..=1.0, 50.0f64..=100.0),
     )
-        .prop_map(|(threshold, segment, max, factor, intervals, min_size, (cct, increment, alpha, pct))| Settings {
-            threshold,
-            max_size_mb: max,
-            shrink_enabled: true,
-            shrink_factor: factor,
-            shrink_intervals: intervals,
-            min_size_mb: min_size,
-            min_wal_size_mb: 32,
-            wal_segment_mb: segment,
-            checkpoint_timeout_secs: 300.0,
-            checkpoint_completion_target: cct,
-            additive_increment_mb: increment,
-            ema_alpha: alpha,
-            target_percentile: pct,
-        })
+        .prop_map(
+            |(threshold, segment, max, factor, intervals, min_size, (cct, increment, alpha, pct))| Settings {
+                threshold,
+                max_size_mb: max,
+                shrink_enabled: true,
+                shrink_factor: factor,
+                shrink_intervals: intervals,
+                min_size_mb: min_size,
+                min_wal_size_mb: 32,
+                wal_segment_mb: segment,
+                checkpoint_timeout_secs: 300.0,
+                checkpoint_completion_target: cct,
+                additive_increment_mb: increment,
+                ema_alpha: alpha,
+                target_percentile: pct,
+            },
+        )
         // The invariants hold where walrus.max is at or above the floor.
         .prop_filter("walrus.max below the floor", |s| s.ceiling_mb() >= s.shrink_floor_mb())
 }

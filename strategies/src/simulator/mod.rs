@@ -105,7 +105,11 @@ impl Checkpointer {
         let (mut forced, mut timed) = (0, 0);
         let mut left = timeout;
         loop {
-            let to_trigger = if rate > 0.0 { (distance - self.wal_since_redo).max(0.0) / rate } else { f64::INFINITY };
+            let to_trigger = if rate > 0.0 {
+                (distance - self.wal_since_redo).max(0.0) / rate
+            } else {
+                f64::INFINITY
+            };
             let to_timeout = (timeout - self.secs_since_checkpoint).max(0.0);
             let next = to_trigger.min(to_timeout);
             if next > left {
@@ -151,7 +155,14 @@ pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario
         }
         let carried_before = checkpointer.wal_since_redo;
         let (forced, requested, timed) = checkpointer.run(interval, size, settings);
-        let mut step = Step { interval: i, wal_mb: interval.wal_mb, size_mb: size, oracle_mb: oracle, forced, changed: false };
+        let mut step = Step {
+            interval: i,
+            wal_mb: interval.wal_mb,
+            size_mb: size,
+            oracle_mb: oracle,
+            forced,
+            changed: false,
+        };
 
         if let Some(algorithm) = algorithm {
             let raw = RawInterval {
@@ -188,16 +199,20 @@ pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario
         }
         steps.push(step);
     }
-    summarise(algorithm.map_or("oracle", |a| a.name()), trace, steps, growth_without_pressure)
+    summarise(
+        algorithm.map_or("oracle", |a| a.name()),
+        trace,
+        steps,
+        growth_without_pressure,
+    )
 }
 
 fn summarise(strategy: &'static str, trace: &Trace, steps: Vec<Step>, growth_without_pressure: usize) -> Summary {
     let mean = |f: fn(&Step) -> f64| steps.iter().map(f).sum::<f64>() / steps.len().max(1) as f64;
     let peak = |f: fn(&Step) -> i32| steps.iter().map(f).max().unwrap_or(0);
     let segments = trace.segments();
-    let per_segment = |count: &dyn Fn(&[Step]) -> usize| {
-        segments.iter().map(|r| count(&steps[r.clone()])).max().unwrap_or(0)
-    };
+    let per_segment =
+        |count: &dyn Fn(&[Step]) -> usize| segments.iter().map(|r| count(&steps[r.clone()])).max().unwrap_or(0);
     Summary {
         strategy,
         trace: trace.name,
@@ -233,8 +248,14 @@ pub fn markdown_table(summaries: &[Summary]) -> String {
     for s in summaries {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {:.2} | {:.2} | {} | {} |\n",
-            s.trace, s.strategy, s.forced_total, s.max_loud_intervals_per_change, s.mean_size_ratio,
-            s.peak_size_ratio, s.changes, s.max_changes_per_change
+            s.trace,
+            s.strategy,
+            s.forced_total,
+            s.max_loud_intervals_per_change,
+            s.mean_size_ratio,
+            s.peak_size_ratio,
+            s.changes,
+            s.max_changes_per_change
         ));
     }
     out
@@ -247,7 +268,13 @@ pub fn csv(summaries: &[Summary]) -> String {
         for step in &s.steps {
             out.push_str(&format!(
                 "{},{},{},{:.1},{},{},{},{}\n",
-                s.trace, s.strategy, step.interval, step.wal_mb, step.size_mb, step.oracle_mb, step.forced,
+                s.trace,
+                s.strategy,
+                step.interval,
+                step.wal_mb,
+                step.size_mb,
+                step.oracle_mb,
+                step.forced,
                 u8::from(step.changed)
             ));
         }

@@ -19,19 +19,39 @@ fn the_oracle_never_forces_a_checkpoint() {
 fn a_static_default_size_does_force_checkpoints() {
     // The model is not trivially quiet: 1 GB cannot hold 1800 MB per interval.
     let trace = &standard_traces()[0];
-    let scenario = Scenario { settings: Settings { max_size_mb: 1024, ..Settings::default() }, ..Scenario::default() };
+    let scenario = Scenario {
+        settings: Settings {
+            max_size_mb: 1024,
+            ..Settings::default()
+        },
+        ..Scenario::default()
+    };
     assert!(simulate(Some(Algorithm::Multiplicative), trace, &scenario).forced_total > 40);
 }
 
 #[test]
 fn manual_checkpoints_never_grow_any_strategy() {
-    let noise = standard_traces().into_iter().find(|t| t.name == "checkpoint_noise").unwrap();
+    let noise = standard_traces()
+        .into_iter()
+        .find(|t| t.name == "checkpoint_noise")
+        .unwrap();
     for &algorithm in Algorithm::ALL {
         for threshold in [1, 2, 6] {
-            let scenario = Scenario { settings: Settings { threshold, ..Settings::default() }, ..Scenario::default() };
+            let scenario = Scenario {
+                settings: Settings {
+                    threshold,
+                    ..Settings::default()
+                },
+                ..Scenario::default()
+            };
             let s = simulate(Some(algorithm), &noise, &scenario);
             let grew = s.steps.windows(2).filter(|w| w[1].size_mb > w[0].size_mb).count();
-            assert_eq!(grew, 0, "{} grew on manual CHECKPOINTs at threshold {threshold}", algorithm.name());
+            assert_eq!(
+                grew,
+                0,
+                "{} grew on manual CHECKPOINTs at threshold {threshold}",
+                algorithm.name()
+            );
         }
     }
 }
@@ -43,11 +63,31 @@ fn limits_hold_on_every_trace() {
         for &algorithm in Algorithm::ALL {
             let s = run(Some(algorithm), &trace);
             for step in &s.steps {
-                assert!(step.size_mb <= settings.ceiling_mb().max(1024), "{} {} {step:?}", trace.name, s.strategy);
-                assert!(step.size_mb >= settings.absolute_floor_mb(), "{} {} {step:?}", trace.name, s.strategy);
+                assert!(
+                    step.size_mb <= settings.ceiling_mb().max(1024),
+                    "{} {} {step:?}",
+                    trace.name,
+                    s.strategy
+                );
+                assert!(
+                    step.size_mb >= settings.absolute_floor_mb(),
+                    "{} {} {step:?}",
+                    trace.name,
+                    s.strategy
+                );
             }
-            let hourly = s.steps.windows(12).map(|w| w.iter().filter(|s| s.changed).count()).max().unwrap_or(0);
-            assert!(hourly <= 4, "{} {}: {hourly} changes in an hour", trace.name, s.strategy);
+            let hourly = s
+                .steps
+                .windows(12)
+                .map(|w| w.iter().filter(|s| s.changed).count())
+                .max()
+                .unwrap_or(0);
+            assert!(
+                hourly <= 4,
+                "{} {}: {hourly} changes in an hour",
+                trace.name,
+                s.strategy
+            );
         }
     }
 }
@@ -61,10 +101,25 @@ fn limits_hold_on_every_trace() {
 fn adaptive_meets_the_targets() {
     for trace in standard_traces() {
         let s = run(Some(Algorithm::Adaptive), &trace);
-        assert!(s.max_loud_intervals_per_change <= 1, "{}: {} loud intervals after a change", trace.name, s.max_loud_intervals_per_change);
-        assert!(s.mean_size_ratio <= 1.3, "{}: mean size {:.2} x oracle", trace.name, s.mean_size_ratio);
+        assert!(
+            s.max_loud_intervals_per_change <= 1,
+            "{}: {} loud intervals after a change",
+            trace.name,
+            s.max_loud_intervals_per_change
+        );
+        assert!(
+            s.mean_size_ratio <= 1.3,
+            "{}: mean size {:.2} x oracle",
+            trace.name,
+            s.mean_size_ratio
+        );
         if trace.changes.len() > 1 {
-            assert!(s.max_changes_per_change <= 2, "{}: {} changes after a load change", trace.name, s.max_changes_per_change);
+            assert!(
+                s.max_changes_per_change <= 2,
+                "{}: {} changes after a load change",
+                trace.name,
+                s.max_changes_per_change
+            );
         }
     }
 }
@@ -72,7 +127,10 @@ fn adaptive_meets_the_targets() {
 #[cfg(feature = "adaptive")]
 #[test]
 fn continuous_loads_force_no_checkpoint_with_adaptive() {
-    for trace in standard_traces().into_iter().filter(|t| t.name == "diurnal" || t.name == "slow_ramp") {
+    for trace in standard_traces()
+        .into_iter()
+        .filter(|t| t.name == "diurnal" || t.name == "slow_ramp")
+    {
         assert_eq!(run(Some(Algorithm::Adaptive), &trace).forced_total, 0, "{}", trace.name);
     }
 }

@@ -31,9 +31,19 @@ impl Trace {
         let mut changes = Vec::new();
         for &(count, wal_mb) in levels {
             changes.push(intervals.len());
-            intervals.extend(std::iter::repeat_n(TraceInterval { wal_mb, manual_checkpoints: 0 }, count));
+            intervals.extend(std::iter::repeat_n(
+                TraceInterval {
+                    wal_mb,
+                    manual_checkpoints: 0,
+                },
+                count,
+            ));
         }
-        Trace { name, intervals, changes }
+        Trace {
+            name,
+            intervals,
+            changes,
+        }
     }
 }
 
@@ -53,20 +63,34 @@ pub fn standard_traces() -> Vec<Trace> {
     for _ in 0..4 {
         for (count, wal_mb) in [(21, 150.0), (3, 1800.0)] {
             spikes.changes.push(spikes.intervals.len());
-            spikes.intervals.extend(std::iter::repeat_n(TraceInterval { wal_mb, manual_checkpoints: 0 }, count));
+            spikes.intervals.extend(std::iter::repeat_n(
+                TraceInterval {
+                    wal_mb,
+                    manual_checkpoints: 0,
+                },
+                count,
+            ));
         }
     }
     let noise = Trace {
         name: "checkpoint_noise",
         // A light load with six manual CHECKPOINTs every fourth interval.
         intervals: (0..60)
-            .map(|i| TraceInterval { wal_mb: 40.0, manual_checkpoints: if i % 4 == 3 { 6 } else { 0 } })
+            .map(|i| TraceInterval {
+                wal_mb: 40.0,
+                manual_checkpoints: if i % 4 == 3 { 6 } else { 0 },
+            })
             .collect(),
         changes: vec![0],
     };
     let ramp = Trace {
         name: "slow_ramp",
-        intervals: (0..120).map(|i| TraceInterval { wal_mb: 100.0 + 15.0 * i as f64, manual_checkpoints: 0 }).collect(),
+        intervals: (0..120)
+            .map(|i| TraceInterval {
+                wal_mb: 100.0 + 15.0 * i as f64,
+                manual_checkpoints: 0,
+            })
+            .collect(),
         changes: vec![0],
     };
     vec![
