@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import Cluster
 
 VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -53,12 +53,17 @@ def main() -> None:
         for mode in MODES:  # interleaved: on off, on off, ...
             runs[mode].append(one_run(mode))
             worker_ms, bgwriter_ms = runs[mode][-1]
-            print(f"round {round_no + 1}/{ROUNDS} early_reaction={mode}: worker {worker_ms:.0f} ms/h, "
-                  f"bgwriter {bgwriter_ms:.0f} ms/h", file=sys.stderr)
+            print(
+                f"round {round_no + 1}/{ROUNDS} early_reaction={mode}: worker {worker_ms:.0f} ms/h, "
+                f"bgwriter {bgwriter_ms:.0f} ms/h",
+                file=sys.stderr,
+            )
 
     med = {mode: [statistics.median(r[i] for r in runs[mode]) for i in range(2)] for mode in MODES}
-    print(f"\nIdle worker cost, PostgreSQL {VERSION}, checkpoint_timeout 30 s, "
-          f"{ROUNDS} interleaved rounds of {SECONDS} s (medians)")
+    print(
+        f"\nIdle worker cost, PostgreSQL {VERSION}, checkpoint_timeout 30 s, "
+        f"{ROUNDS} interleaved rounds of {SECONDS} s (medians)"
+    )
     print("| walrus.early_reaction | worker CPU (ms per hour) | bgwriter CPU (ms per hour) | worker / bgwriter |")
     print("|---|---|---|---|")
     for mode in MODES:

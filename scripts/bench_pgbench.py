@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import Cluster
 
 VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
 REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -68,8 +68,10 @@ def run(config: str, max_wal_size_mb: int) -> dict:
         cluster.one("CHECKPOINT")
         if walrus:
             with open(cluster.datadir / "postgresql.conf", "a") as conf:
-                conf.write(f"shared_preload_libraries = 'pg_walrus'\nwalrus.algorithm = '{config}'\n"
-                           "log_min_messages = debug1\n")
+                conf.write(
+                    f"shared_preload_libraries = 'pg_walrus'\nwalrus.algorithm = '{config}'\n"
+                    "log_min_messages = debug1\n"
+                )
             cluster.restart()
             cluster.sql("CREATE EXTENSION pg_walrus")
             cluster.wait_for_log(r"pg_walrus: baseline taken", 30)
@@ -77,17 +79,39 @@ def run(config: str, max_wal_size_mb: int) -> dict:
             cluster.restart()
         logdir = cluster.root / "pgbench-log"
         logdir.mkdir()
-        load = subprocess.Popen([pgbench, "-c", str(CLIENTS), "-j", "2", "-T", str(SECONDS), "--log",
-                                 "--sampling-rate=0.05", f"--log-prefix={logdir}/tx", *args, "postgres"],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        load = subprocess.Popen(
+            [
+                pgbench,
+                "-c",
+                str(CLIENTS),
+                "-j",
+                "2",
+                "-T",
+                str(SECONDS),
+                "--log",
+                "--sampling-rate=0.05",
+                f"--log-prefix={logdir}/tx",
+                *args,
+                "postgres",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         began = time.monotonic()
         previous = counters(cluster)
         intervals = []
         for k in range(1, SECONDS // INTERVAL + 1):
             time.sleep(max(0.0, began + k * INTERVAL - time.monotonic()))
             now = counters(cluster)
-            intervals.append({"forced": now[0] - previous[0], "timed": now[1] - previous[1],
-                              "wal_bytes": now[2] - previous[2], "max_wal_size_mb": now[3]})
+            intervals.append(
+                {
+                    "forced": now[0] - previous[0],
+                    "timed": now[1] - previous[1],
+                    "wal_bytes": now[2] - previous[2],
+                    "max_wal_size_mb": now[3],
+                }
+            )
             previous = now
         out = load.communicate(timeout=120)[0]
         tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
@@ -99,9 +123,14 @@ def run(config: str, max_wal_size_mb: int) -> dict:
                     latencies.append(int(parts[2]) / 1000.0)  # ms
         latencies.sort()
         p99 = latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan")
-        return {"config": config, "intervals": intervals, "tps": tps, "p99_ms": p99,
-                "wal_bytes": sum(i["wal_bytes"] for i in intervals),
-                "final_mb": intervals[-1]["max_wal_size_mb"] if intervals else max_wal_size_mb}
+        return {
+            "config": config,
+            "intervals": intervals,
+            "tps": tps,
+            "p99_ms": p99,
+            "wal_bytes": sum(i["wal_bytes"] for i in intervals),
+            "final_mb": intervals[-1]["max_wal_size_mb"] if intervals else max_wal_size_mb,
+        }
     finally:
         cluster.close()
 
@@ -121,8 +150,12 @@ def main():
             start_mb = oracle_mb if config == "oracle" else 64
             print(f"repeat {repeat + 1}/{REPEATS}: {config}", file=sys.stderr)
             results[config].append(run(config, start_mb))
-    (OUT / "benchmark.json").write_text(json.dumps({"version": VERSION, "seconds": SECONDS, "oracle_mb": oracle_mb,
-                                                     "probe": probe, "results": results}, indent=1))
+    (OUT / "benchmark.json").write_text(
+        json.dumps(
+            {"version": VERSION, "seconds": SECONDS, "oracle_mb": oracle_mb, "probe": probe, "results": results},
+            indent=1,
+        )
+    )
     print(report(results, oracle_mb))
 
 
@@ -144,21 +177,28 @@ def report(results, oracle_mb):
     oracle_wal = statistics.median(r["wal_bytes"] for r in results["oracle"])
     oracle_wal_later = statistics.median(wal_after_first(r) for r in results["oracle"])
     oracle_tps = [r["tps"] for r in results["oracle"]]
-    lines = [f"Oracle size: {oracle_mb} MB. Medians over {REPEATS} interleaved runs of {SECONDS} s.", "",
-             "| configuration | forced checkpoints per interval | zero forced from interval | final max_wal_size | "
-             "final / oracle | WAL / oracle run | WAL from interval 2 / oracle | TPS / oracle (median of pairs) | "
-             "p99 latency (ms) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Oracle size: {oracle_mb} MB. Medians over {REPEATS} interleaved runs of {SECONDS} s.",
+        "",
+        (
+            "| configuration | forced checkpoints per interval | zero forced from interval | final max_wal_size | "
+            "final / oracle | WAL / oracle run | WAL from interval 2 / oracle | TPS / oracle (median of pairs) | "
+            "p99 latency (ms) |"
+        ),
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for config, runs in results.items():
         forced = [" ".join(str(i["forced"]) for i in r["intervals"]) for r in runs]
         quiet = [first_quiet_interval(r["intervals"]) for r in runs]
         final = statistics.median(r["final_mb"] for r in runs)
         wal = statistics.median(r["wal_bytes"] for r in runs) / oracle_wal
         wal_later = statistics.median(wal_after_first(r) for r in runs) / oracle_wal_later
-        ratios = [r["tps"] / o for r, o in zip(runs, oracle_tps)]
-        lines.append(f"| {config} | {' / '.join(forced)} | {', '.join(str(q) if q else 'never' for q in quiet)} | "
-                     f"{final:.0f} MB | {final / oracle_mb:.2f} | {wal:.2f} | {wal_later:.2f} | {statistics.median(ratios):.2f} | "
-                     f"{statistics.median(r['p99_ms'] for r in runs):.1f} |")
+        ratios = [r["tps"] / o for r, o in zip(runs, oracle_tps, strict=True)]
+        lines.append(
+            f"| {config} | {' / '.join(forced)} | {', '.join(str(q) if q else 'never' for q in quiet)} | "
+            f"{final:.0f} MB | {final / oracle_mb:.2f} | {wal:.2f} | {wal_later:.2f} | {statistics.median(ratios):.2f} | "
+            f"{statistics.median(r['p99_ms'] for r in runs):.1f} |"
+        )
     return "\n".join(lines)
 
 

@@ -98,7 +98,7 @@ fetch_verified() {
     fi
     part="$target.part"
     if ! curl -fsS --connect-timeout 15 --max-time 900 --retry 2 -o "$part" "$mirror/$dir/$file" 2>"$part.err"; then
-        echo "$(tr -d '\n' <"$part.err" | sed 's/^curl: ([0-9]*) //')"
+        printf '%s\n' "$(tr -d '\n' <"$part.err" | sed 's/^curl: ([0-9]*) //')"
         rm -f "$part" "$part.err"
         return 1
     fi
@@ -120,7 +120,9 @@ for candidate in "${candidates[@]}"; do
         work=$(mktemp -d "$downloads/unpack-XXXXXX")
         tar -xf "$downloads/$file" -C "$work"
         top=$(find "$work" -mindepth 1 -maxdepth 1 -type d | head -n 1)
-        [ -n "$top" ] && [ -f "$top/configure" ] || die "$file holds no PostgreSQL source tree"
+        if [ -z "$top" ] || [ ! -f "$top/configure" ]; then
+            die "$file holds no PostgreSQL source tree"
+        fi
         rm -rf "$dest"
         mv "$top" "$dest"
         rm -rf "$work"

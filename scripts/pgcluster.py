@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Self
 
 import psycopg
 
@@ -34,8 +35,9 @@ def pg_bindir(version: str) -> Path:
 
 
 def pg_config(version: str, key: str) -> str:
-    return subprocess.run([str(pg_bindir(version) / "pg_config"), f"--{key}"], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [str(pg_bindir(version) / "pg_config"), f"--{key}"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def free_port() -> int:
@@ -62,8 +64,14 @@ def _as_pg_user(cmd: list[str]) -> list[str]:
 class Cluster:
     """One initdb'd, started PostgreSQL cluster."""
 
-    def __init__(self, version: str, settings: dict[str, str] | None = None,
-                 preload: bool = True, name: str = "walrus", standby_of: "Cluster | None" = None):
+    def __init__(
+        self,
+        version: str,
+        settings: dict[str, str] | None = None,
+        preload: bool = True,
+        name: str = "walrus",
+        standby_of: Cluster | None = None,
+    ):
         self.version = str(version)
         self.bindir = pg_bindir(self.version)
         if not (self.bindir / "initdb").exists():
@@ -76,13 +84,40 @@ class Cluster:
             pw = pwd.getpwnam(PG_USER)
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
         if standby_of is None:
-            self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", "postgres",
-                       "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+            self._run(
+                [
+                    str(self.bindir / "initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ]
+            )
         else:
             # A streaming standby: a base backup of the running primary with
             # standby.signal and primary_conninfo written by -R.
-            self._run([str(self.bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(standby_of.port),
-                       "-U", "postgres", "-D", str(self.datadir), "-R", "-X", "stream", "--no-sync"])
+            self._run(
+                [
+                    str(self.bindir / "pg_basebackup"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(standby_of.port),
+                    "-U",
+                    "postgres",
+                    "-D",
+                    str(self.datadir),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                ]
+            )
         base = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -96,19 +131,30 @@ class Cluster:
         base.update(settings or {})
         with open(self.datadir / "postgresql.conf", "a") as conf:
             conf.write("\n# pg_walrus test settings\n")
-            for key, value in base.items():
-                conf.write(f"{key} = {value}\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in base.items())
         self.started = False
 
     def _run(self, cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(_as_pg_user(cmd), check=check, capture_output=True, text=True)
 
     # --- lifecycle -----------------------------------------------------------
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         # -t 180: the whole e2e suite starts its clusters at once on two cores.
         for attempt in range(5):
-            result = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-                                "-w", "-t", "180", "start"], check=False)
+            result = self._run(
+                [
+                    str(self.bindir / "pg_ctl"),
+                    "-D",
+                    str(self.datadir),
+                    "-l",
+                    str(self.logfile),
+                    "-w",
+                    "-t",
+                    "180",
+                    "start",
+                ],
+                check=False,
+            )
             if result.returncode == 0:
                 self.started = True
                 return self
@@ -124,8 +170,9 @@ class Cluster:
         if not self.started:
             return
         offset = self.log_offset()
-        result = self._run([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"],
-                           check=False)
+        result = self._run(
+            [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", mode, "-w", "stop"], check=False
+        )
         self.started = False
         if result.returncode == 0 and mode != "immediate":
             # pg_ctl returns once postmaster.pid is gone, but the postmaster
@@ -145,7 +192,7 @@ class Cluster:
             if not os.environ.get("WALRUS_KEEP_CLUSTERS"):
                 shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -183,10 +230,9 @@ class Cluster:
         """Writes roughly `megabytes` of WAL with plain inserts (no CHECKPOINT),
         on `conn` if given (a load that must not pause to reconnect)."""
         rows = megabytes * 1024 * 1024 // 560
-        with contextlib.nullcontext(conn) if conn is not None else self.connect() as conn:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigint, payload text)")
-            conn.execute(f"INSERT INTO {table} SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, %s) g",
-                         (rows,))
+        with contextlib.nullcontext(conn) if conn is not None else self.connect() as db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigint, payload text)")
+            db.execute(f"INSERT INTO {table} SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, %s) g", (rows,))
 
     def auto_conf(self) -> str:
         return self._run(["cat", str(self.datadir / "postgresql.auto.conf")]).stdout
@@ -201,10 +247,22 @@ class Cluster:
         self.sql("DROP DATABASE IF EXISTS walrus_regress")
         self.sql("CREATE DATABASE walrus_regress")
         return subprocess.run(
-            [str(regress), "--use-existing", "--host=127.0.0.1", f"--port={self.port}", "--user=postgres",
-             f"--bindir={self.bindir}", f"--inputdir={inputdir}",
-             f"--outputdir={outputdir}", "--dbname=walrus_regress", *tests],
-            capture_output=True, text=True)
+            [
+                str(regress),
+                "--use-existing",
+                "--host=127.0.0.1",
+                f"--port={self.port}",
+                "--user=postgres",
+                f"--bindir={self.bindir}",
+                f"--inputdir={inputdir}",
+                f"--outputdir={outputdir}",
+                "--dbname=walrus_regress",
+                *tests,
+            ],
+            check=False,  # the caller reads returncode and the diffs
+            capture_output=True,
+            text=True,
+        )
 
     # --- the server log ------------------------------------------------------
     def log(self) -> str:

@@ -7,9 +7,10 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-data = json.load(open(sys.argv[1]))
+with open(sys.argv[1]) as f:
+    data = json.load(f)
 fig, (sizes, forced) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
 for config, runs in data["results"].items():
     intervals = runs[0]["intervals"]

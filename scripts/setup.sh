@@ -95,7 +95,8 @@ if [ $need_init = 1 ]; then
     for v in 15 16 17 18; do
         case " ${versions[*]} " in *" $v "*) continue ;; esac
         line=$(grep "^pg$v = " "$config" 2>/dev/null || true)
-        [ -n "$line" ] && init_args+=("--pg$v" "$(echo "$line" | sed 's/^[^"]*"\(.*\)"$/\1/')")
+        # pgN = "/path/to/pg_config"
+        [ -n "$line" ] && pg_config_path=${line#*\"} && init_args+=("--pg$v" "${pg_config_path%\"}")
     done
     log "cargo pgrx init ${init_args[*]}"
     cargo pgrx init "${init_args[@]}" >/dev/null

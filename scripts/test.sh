@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every pg_walrus test, installing what it needs first (scripts/setup.sh):
-#   0. set-up's own tests (the PostgreSQL source fallback, a local mirror);
+#   0. the project's checks (scripts/lint.sh: rustfmt, clippy, ruff,
+#      ShellCheck), then set-up's own tests (PostgreSQL source fallback);
 #   1. the strategies crate's unit tests (plain cargo test, no PostgreSQL);
 #   2. `cargo pgrx test` on each PostgreSQL version, library preloaded;
 #   3. the end-to-end suite: real clusters, real WAL load, real waits on the
@@ -27,6 +28,8 @@ started=$(date +%s)
 bash scripts/setup.sh "${versions[@]}"
 venv=$(bash scripts/venv.sh venv tests/e2e/requirements.txt)
 
+bash scripts/lint.sh "$venv" "${versions[@]}"
+
 log "set-up: the PostgreSQL source fallback, against a local mirror"
 "$venv/bin/pytest" tests/setup -q -p no:cacheprovider
 
@@ -34,8 +37,6 @@ log "strategies: unit, property and simulator tests (every feature combination t
 cargo test -p walrus-strategies --quiet
 cargo test -p walrus-strategies --quiet --all-features
 cargo test -p walrus-strategies --quiet --no-default-features
-log "the extension builds with no optional strategy"
-cargo check --quiet --no-default-features --features pg15
 
 for v in "${versions[@]}"; do
     log "cargo pgrx test pg$v"

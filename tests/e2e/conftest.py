@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from pgcluster import Cluster  # noqa: E402
+from pgcluster import Cluster
 
 VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 
@@ -27,7 +27,7 @@ CYCLE = "30s"  # the worker's interval in these tests: checkpoint_timeout
 WORKER_TEST_SETTINGS = {
     "walrus.early_reaction": "off",
     "shared_buffers": "'32MB'",
-    "checkpoint_timeout": "'%s'" % CYCLE,
+    "checkpoint_timeout": f"'{CYCLE}'",
     "log_min_messages": "debug1",
     "max_wal_size": "'32MB'",
     "min_wal_size": "'32MB'",
@@ -105,7 +105,7 @@ def log_time(cluster, match: re.Match) -> datetime:
     log = cluster.log()
     line_start = log.rfind("\n", 0, match.start()) + 1
     stamp = LOG_TIMESTAMP.match(log, line_start)
-    assert stamp, log[line_start:line_start + 200]
+    assert stamp, log[line_start : line_start + 200]
     return datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -117,7 +117,7 @@ def log_time(cluster, match: re.Match) -> datetime:
 # suite's clusters sharing two cores, a 160 MB burst alone can take longer
 # than 30 s.
 HELD = "1h"
-HOLD_CYCLE = {"checkpoint_timeout": "'%s'" % HELD}
+HOLD_CYCLE = {"checkpoint_timeout": f"'{HELD}'"}
 RELOADED = r"pg_walrus: configuration reloaded"
 
 
@@ -157,9 +157,13 @@ def assert_worker_survived_and_history_complete(cluster, pid):
         log = cluster.log()
         applied = len(re.findall(RESIZED, log))
         failed = len(re.findall(r"pg_walrus: failed to execute ALTER SYSTEM", log))
-        rows = dict(cluster.sql("SELECT CASE WHEN action = 'failed' THEN 'failed' ELSE 'applied' END, count(*) "
-                                "FROM walrus.history WHERE action IN ('increase', 'decrease', 'capped', 'failed') "
-                                "GROUP BY 1"))
+        rows = dict(
+            cluster.sql(
+                "SELECT CASE WHEN action = 'failed' THEN 'failed' ELSE 'applied' END, count(*) "
+                "FROM walrus.history WHERE action IN ('increase', 'decrease', 'capped', 'failed') "
+                "GROUP BY 1"
+            )
+        )
         return (rows.get("applied", 0), rows.get("failed", 0)), (applied, failed)
 
     # A cycle may log a resize between our reading the log and the table

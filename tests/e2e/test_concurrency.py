@@ -36,14 +36,20 @@ def client(cluster, user, calls, stop, counts, errors):
 
 
 def test_sixteen_clients_while_the_worker_resizes(make_cluster):
-    cluster = cluster_with_extension(make_cluster, **{"walrus.cooldown_sec": "0", "walrus.max_changes_per_hour": "1000"})
+    cluster = cluster_with_extension(
+        make_cluster, **{"walrus.cooldown_sec": "0", "walrus.max_changes_per_hour": "1000"}
+    )
     cluster.sql("CREATE ROLE monitor LOGIN")
     pgbench = str(cluster.bindir / "pgbench")
     conn_args = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
     subprocess.run([pgbench, "-i", "-s", "10", "-q", *conn_args, "postgres"], check=True, capture_output=True)
     # pgbench writes for as long as the clients call (stopped with them).
-    load = subprocess.Popen([pgbench, "-c", "2", "-j", "1", "-T", str(6 * SECONDS), *conn_args, "postgres"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    load = subprocess.Popen(
+        [pgbench, "-c", "2", "-j", "1", "-T", str(6 * SECONDS), *conn_args, "postgres"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
     stop, errors, threads, all_counts = threading.Event(), [], [], []
     for n in range(16):
@@ -71,8 +77,10 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
 
     total = sum(sum(c.values()) for c in all_counts)
     applies = sum(c.get(APPLY_CALL, 0) for c in all_counts)
-    print(f"\n16 clients, {elapsed:.0f} s: {total} calls ({total / elapsed:.0f}/s), {applies} analyze(apply) calls, "
-          f"{len(errors)} errors")
+    print(
+        f"\n16 clients, {elapsed:.0f} s: {total} calls ({total / elapsed:.0f}/s), {applies} analyze(apply) calls, "
+        f"{len(errors)} errors"
+    )
     for call in MONITOR_CALLS + [APPLY_CALL]:
         n = sum(c.get(call, 0) for c in all_counts)
         print(f"  {n / elapsed:8.1f}/s  {call}")
@@ -81,15 +89,23 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
 
     # The configuration file parses, and history ends where max_wal_size is.
     assert cluster.sql("SELECT sourcefile, error FROM pg_file_settings WHERE error IS NOT NULL") == []
+
     def last_applied():
-        last = cluster.sql("SELECT new_size_mb FROM walrus.history WHERE metadata ? 'config_generation' "
-                           "ORDER BY (metadata->>'config_generation')::bigint DESC LIMIT 1")
+        last = cluster.sql(
+            "SELECT new_size_mb FROM walrus.history WHERE metadata ? 'config_generation' "
+            "ORDER BY (metadata->>'config_generation')::bigint DESC LIMIT 1"
+        )
         assert last, "something was applied"
         return last[0][0]
 
     # Asked again each time: with no cooldown the worker may apply once more
     # while we wait.
     wait_for(lambda: max_wal_size_mb(cluster) == last_applied(), 30, "the last applied size to be in force")
-    generations = [r[0] for r in cluster.sql("SELECT (metadata->>'config_generation')::bigint FROM walrus.history "
-                                             "WHERE metadata ? 'config_generation' ORDER BY 1")]
+    generations = [
+        r[0]
+        for r in cluster.sql(
+            "SELECT (metadata->>'config_generation')::bigint FROM walrus.history "
+            "WHERE metadata ? 'config_generation' ORDER BY 1"
+        )
+    ]
     assert generations == list(range(1, len(generations) + 1)), "every write recorded exactly once"

@@ -25,8 +25,12 @@ def number(text):
 
 def test_configuration_reference_matches_pg_settings(make_cluster):
     cluster = make_cluster()
-    live = {r[0]: r[1:] for r in cluster.sql(
-        "SELECT name, vartype, boot_val, min_val, max_val, unit, context FROM pg_settings WHERE name LIKE 'walrus.%'")}
+    live = {
+        r[0]: r[1:]
+        for r in cluster.sql(
+            "SELECT name, vartype, boot_val, min_val, max_val, unit, context FROM pg_settings WHERE name LIKE 'walrus.%'"
+        )
+    }
     docs = documented()
     assert set(docs) == set(live), f"undocumented: {set(live) - set(docs)}, stale: {set(docs) - set(live)}"
     for name, (kind, default, range_, context) in docs.items():

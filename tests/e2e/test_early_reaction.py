@@ -7,10 +7,11 @@ import time
 
 from conftest import BASELINE, DETECTED, RESIZED, log_time, reload_with, restart_worker, wait_for
 
-EARLY = (r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "
-         r"judged as (\d+) over the full interval")
-HISTORY = ("SELECT action, old_size_mb, new_size_mb, forced_checkpoints, metadata "
-           "FROM walrus.history ORDER BY id")
+EARLY = (
+    r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "
+    r"judged as (\d+) over the full interval"
+)
+HISTORY = "SELECT action, old_size_mb, new_size_mb, forced_checkpoints, metadata FROM walrus.history ORDER BY id"
 
 
 class SustainedLoad:
@@ -82,8 +83,12 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
 
     rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the history row")
     action, row_old, row_new, forced, metadata = rows[0]
-    assert (action, row_old, row_new, forced) == ("capped" if new == 4096 and 32 * (judged + 1) > 4096
-                                                  else "increase", old, new, seen)
+    assert (action, row_old, row_new, forced) == (
+        "capped" if new == 4096 and 32 * (judged + 1) > 4096 else "increase",
+        old,
+        new,
+        seen,
+    )
     early_meta = metadata["early_reaction"]
     assert early_meta["observed_forced_checkpoints"] == seen
     assert early_meta["extrapolated_forced_checkpoints"] == judged
@@ -91,15 +96,18 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
     assert early_meta["observed_wal_bytes"] > 2 * 16 * 1024 * 1024, "two forced checkpoints' worth of WAL at least"
     assert metadata["interval_sec"] == 30, "the strategy judged a full interval"
     reason = cluster.one("SELECT reason FROM walrus.history ORDER BY id LIMIT 1")
-    assert f"(early reaction: {seen} forced checkpoints in the first {secs} s of the interval, scaled to 30 s)" in reason
+    assert (
+        f"(early reaction: {seen} forced checkpoints in the first {secs} s of the interval, scaled to 30 s)" in reason
+    )
 
 
 def test_an_early_cycle_is_always_followed_by_a_full_interval(make_cluster):
     # Dry run with no rate limits: no size changes, so the storm goes on and
     # every cycle's look sees it. Early and full cycles must alternate, never
     # an early cycle per look.
-    cluster = make_cluster({**EARLY_ON, "walrus.dry_run": "on", "walrus.cooldown_sec": "0",
-                            "walrus.max_changes_per_hour": "1000"})
+    cluster = make_cluster(
+        {**EARLY_ON, "walrus.dry_run": "on", "walrus.cooldown_sec": "0", "walrus.max_changes_per_hour": "1000"}
+    )
     _, start = baseline_then_load(cluster)
     with SustainedLoad(cluster):
         first = cluster.wait_for_log(EARLY, 60, after=start)
@@ -107,7 +115,7 @@ def test_an_early_cycle_is_always_followed_by_a_full_interval(make_cluster):
         again = cluster.wait_for_log(EARLY, 60, after=full.end())
     assert int(full.group(2)) >= 29, f"the cycle after an early one waits the full interval: {full.group(0)}"
     assert again.start() > full.end()
-    assert len(re.findall(EARLY, cluster.log()[first.start():again.end()])) == 2
+    assert len(re.findall(EARLY, cluster.log()[first.start() : again.end()])) == 2
     rows = wait_for(lambda: len(cluster.sql(HISTORY)) >= 3 and cluster.sql(HISTORY), 10, "three history rows")
     assert [r[0] for r in rows][:3] == ["dry_run"] * 3, rows
     assert "early_reaction" in rows[0][4] and "early_reaction" not in rows[1][4]
@@ -137,7 +145,7 @@ def test_turned_on_by_a_reload_while_the_worker_sleeps(make_cluster):
     assert (log_time(cluster, early) - log_time(cluster, baseline)).total_seconds() < 30, "inside interval 1"
     # The early cycle logs its own "detected" line (over the seconds seen);
     # a full cycle's would be over 29 s or more.
-    cycles = [int(m.group(2)) for m in re.finditer(DETECTED, cluster.log()[start:early.start()])]
+    cycles = [int(m.group(2)) for m in re.finditer(DETECTED, cluster.log()[start : early.start()])]
     assert cycles and max(cycles) <= secs, f"no full cycle came first: {cycles}"
 
 
@@ -163,7 +171,7 @@ def test_turned_on_after_a_burst_that_is_over_waits_for_the_full_interval(make_c
     assert forced >= 2 and secs >= 59, detected.group(0)
     on_at = (log_time(cluster, reloaded) - log_time(cluster, baseline)).total_seconds()
     assert 4 <= on_at <= 52, f"looks came on {on_at:.1f} s into the interval: not a test of this"
-    assert not re.search(EARLY, cluster.log()[start:detected.end()])
+    assert not re.search(EARLY, cluster.log()[start : detected.end()])
 
 
 def test_no_reaction_while_a_rate_limit_would_block_the_change(make_cluster):
@@ -173,4 +181,4 @@ def test_no_reaction_while_a_rate_limit_would_block_the_change(make_cluster):
         blocked = cluster.wait_for_log(r"pg_walrus: adjustment blocked - hourly limit reached", 75, after=start)
     detected = re.search(DETECTED, cluster.log()[start:])
     assert detected and int(detected.group(2)) >= 29, "a change that cannot happen is not worth an early cycle"
-    assert not re.search(EARLY, cluster.log()[start:blocked.end()])
+    assert not re.search(EARLY, cluster.log()[start : blocked.end()])

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import urllib.request
+from pathlib import Path
 
 from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, hold_cycle, log_time, release_cycle, wait_for
 
@@ -15,8 +16,9 @@ def test_dry_run_records_and_writes_nothing(make_cluster):
     assert cluster.one("SELECT walrus.status()")["dry_run"] is True
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    dry = cluster.wait_for_log(r"pg_walrus \[DRY-RUN\]: would change max_wal_size from 32 MB to (\d+) MB \(", 60,
-                               after=start)
+    dry = cluster.wait_for_log(
+        r"pg_walrus \[DRY-RUN\]: would change max_wal_size from 32 MB to (\d+) MB \(", 60, after=start
+    )
     rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the dry_run row")
     action, old, new, metadata = rows[0]
     assert (action, old, new) == ("dry_run", 32, int(dry.group(1)))
@@ -53,8 +55,9 @@ def test_second_decision_inside_the_cooldown_is_skipped(make_cluster):
     wait_for(lambda: cluster.setting("max_wal_size") == "32MB", 10, "the DBA's size")
     second = cluster.log_offset()
     cluster.generate_wal(160)
-    blocked = cluster.wait_for_log(r"pg_walrus: adjustment blocked - cooldown active \((\d+) seconds remaining\)", 75,
-                                   after=second)
+    blocked = cluster.wait_for_log(
+        r"pg_walrus: adjustment blocked - cooldown active \((\d+) seconds remaining\)", 75, after=second
+    )
     # What remains is the cooldown less the time since the change (cycle to
     # cycle, one interval at least), by the server's log clock. The worker
     # counts from its wakes, the log from lines written after each cycle's
@@ -112,16 +115,27 @@ def test_listen_client_receives_the_event(make_cluster):
 def test_promtool_accepts_the_exposition(make_cluster):
     cluster = cluster_with_extension(make_cluster)
     text = cluster.one("SELECT walrus.metrics_prometheus()")
-    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False)
     assert lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "", lint
     rows = {name: value for name, value in cluster.sql("SELECT name, value FROM walrus.metrics()")}
-    for name in ["walrus_max_wal_size_bytes", "walrus_max_allowed_bytes", "walrus_increases_total",
-                 "walrus_decreases_total", "walrus_analysis_cycles_total", "walrus_forced_checkpoints",
-                 "walrus_enabled", "walrus_dry_run", "walrus_worker_running", "walrus_skipped_total",
-                 "walrus_failed_total", "walrus_forced_checkpoints_total",
-                 "walrus_last_adjustment_timestamp_seconds", "walrus_cooldown_remaining_seconds"]:
+    for name in [
+        "walrus_max_wal_size_bytes",
+        "walrus_max_allowed_bytes",
+        "walrus_increases_total",
+        "walrus_decreases_total",
+        "walrus_analysis_cycles_total",
+        "walrus_forced_checkpoints",
+        "walrus_enabled",
+        "walrus_dry_run",
+        "walrus_worker_running",
+        "walrus_skipped_total",
+        "walrus_failed_total",
+        "walrus_forced_checkpoints_total",
+        "walrus_last_adjustment_timestamp_seconds",
+        "walrus_cooldown_remaining_seconds",
+    ]:
         assert name in rows, name
-        assert re.search(rf"^{name} ", text, re.M), name
+        assert re.search(rf"^{name} ", text, re.MULTILINE), name
     assert rows["walrus_max_wal_size_bytes"] == 32 * 1024 * 1024
     assert rows["walrus_worker_running"] == 1
 
@@ -131,25 +145,40 @@ def test_postgres_exporter_scrapes_walrus_metrics(make_cluster, tmp_path):
 
     cluster = cluster_with_extension(make_cluster)
     queries = tmp_path / "walrus-queries.yaml"
-    queries.write_text(open(__file__.replace("test_events_and_limits.py", "../../docs/postgres_exporter.yaml")).read())
+    queries.write_text(
+        Path(__file__.replace("test_events_and_limits.py", "../../docs/postgres_exporter.yaml")).read_text()
+    )
     port = free_port()
-    env = {"DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres?sslmode=disable",
-           "PATH": "/usr/bin:/bin"}
-    exporter = subprocess.Popen(["prometheus-postgres-exporter", f"--web.listen-address=127.0.0.1:{port}",
-                                 f"--extend.query-path={queries}", "--disable-default-metrics",
-                                 "--disable-settings-metrics"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+    env = {
+        "DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres?sslmode=disable",
+        "PATH": "/usr/bin:/bin",
+    }
+    exporter = subprocess.Popen(
+        [
+            "prometheus-postgres-exporter",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--extend.query-path={queries}",
+            "--disable-default-metrics",
+            "--disable-settings-metrics",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
+
         def scrape():
             try:
                 return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
             except OSError:
                 return None
+
         body = wait_for(scrape, 120, "the exporter")
-        match = re.search(r'^walrus_value\{[^}]*name="walrus_max_wal_size_bytes"[^}]*\} (\S+)$', body, re.M)
+        match = re.search(r'^walrus_value\{[^}]*name="walrus_max_wal_size_bytes"[^}]*\} (\S+)$', body, re.MULTILINE)
         assert match, body[-3000:]
         assert float(match.group(1)) == 32 * 1024 * 1024
-        assert re.search(r'^walrus_value\{[^}]*name="walrus_worker_running"[^}]*\} 1$', body, re.M)
+        assert re.search(r'^walrus_value\{[^}]*name="walrus_worker_running"[^}]*\} 1$', body, re.MULTILINE)
     finally:
         exporter.terminate()
         exporter.wait(10)

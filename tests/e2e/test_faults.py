@@ -3,8 +3,18 @@ flood of warnings (docs/operations.md lists each with what pg_walrus does)."""
 
 import re
 
-from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, assert_worker_survived_and_history_complete,
-                      cluster_with_extension, hold_cycle, max_wal_size_mb, release_cycle, wait_for)
+from conftest import (
+    BASELINE,
+    DETECTED,
+    HOLD_CYCLE,
+    RESIZED,
+    assert_worker_survived_and_history_complete,
+    cluster_with_extension,
+    hold_cycle,
+    max_wal_size_mb,
+    release_cycle,
+    wait_for,
+)
 
 QUIET_OR_LOUD = r"pg_walrus: (?:detected )?(\d+) forced checkpoints over (\d+) seconds"
 
@@ -60,7 +70,9 @@ def test_history_table_dropped_while_running(make_cluster):
     start = cluster.log_offset()
     cluster.generate_wal(160)
     cluster.wait_for_log(RESIZED, 60, after=start)
-    cluster.wait_for_log(r"WARNING:  pg_walrus: walrus.history does not exist; decisions are not being recorded", 30, after=start)
+    cluster.wait_for_log(
+        r"WARNING:  pg_walrus: walrus.history does not exist; decisions are not being recorded", 30, after=start
+    )
     assert cluster.worker_pid() == pid
     log = cluster.log()[start:]
     cycles = len(re.findall(QUIET_OR_LOUD, log))
@@ -96,14 +108,19 @@ def test_missing_worker_database_is_retried_and_harmless(make_cluster):
 def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_version):
     if int(pg_version) < 17:
         import pytest
+
         pytest.skip("allow_alter_system exists from PostgreSQL 17")
     cluster = cluster_with_extension(make_cluster, allow_alter_system="off")
     pid = cluster.worker_pid()
     assert cluster.one("SELECT walrus.status()")["mode"] == "recommend-only"
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(r"pg_walrus: recommend-only \(allow_alter_system is off\): max_wal_size should change "
-                         r"from 32 MB to \d+ MB", 60, after=start)
+    cluster.wait_for_log(
+        r"pg_walrus: recommend-only \(allow_alter_system is off\): max_wal_size should change "
+        r"from 32 MB to \d+ MB",
+        60,
+        after=start,
+    )
     rows = wait_for(lambda: cluster.sql("SELECT action, metadata FROM walrus.history ORDER BY id"), 10, "the row")
     assert rows[0][0] == "skipped" and rows[0][1]["blocked_by"] == "allow_alter_system"
     assert "failed to execute ALTER SYSTEM" not in cluster.log(), "no attempt was made"

@@ -32,8 +32,13 @@ def test_alter_system_refuses_bad_values(cluster):
 
 def test_session_set_is_refused_before_any_value_check(cluster):
     with cluster.connect() as conn:
-        for name, value in [("walrus.threshold", "5"), ("walrus.threshold", "0"), ("walrus.enable", "off"),
-                            ("walrus.max", "'1GB'"), ("walrus.database", "'x'")]:
+        for name, value in [
+            ("walrus.threshold", "5"),
+            ("walrus.threshold", "0"),
+            ("walrus.enable", "off"),
+            ("walrus.max", "'1GB'"),
+            ("walrus.database", "'x'"),
+        ]:
             with pytest.raises(psycopg.errors.CantChangeRuntimeParam):
                 conn.execute(f"SET {name} = {value}")
 
@@ -44,6 +49,7 @@ def test_units_and_reload(cluster):
         conn.execute("ALTER SYSTEM SET walrus.threshold = 5")
         conn.execute("SELECT pg_reload_conf()")
     import time
+
     deadline = time.monotonic() + 10
     while cluster.setting("walrus.threshold") != "5":
         assert time.monotonic() < deadline
@@ -57,9 +63,13 @@ def test_bad_value_in_config_file_is_refused_at_reload_and_old_value_kept(cluste
         conf.write("walrus.threshold = 5000\nwalrus.enable = sometimes\n")
     start = cluster.log_offset()
     cluster.one("SELECT pg_reload_conf()")
-    cluster.wait_for_log(r'5000 is outside the valid range for parameter "walrus.threshold" \(1 .. 1000\)', 10, after=start)
+    cluster.wait_for_log(
+        r'5000 is outside the valid range for parameter "walrus.threshold" \(1 .. 1000\)', 10, after=start
+    )
     cluster.wait_for_log(r'parameter "walrus.enable" requires a Boolean value', 10, after=start)
     assert cluster.setting("walrus.threshold") == "2"
     assert cluster.setting("walrus.enable") == "on"
-    errors = cluster.sql("SELECT name, error FROM pg_file_settings WHERE name LIKE 'walrus.%' AND error IS NOT NULL ORDER BY name")
+    errors = cluster.sql(
+        "SELECT name, error FROM pg_file_settings WHERE name LIKE 'walrus.%' AND error IS NOT NULL ORDER BY name"
+    )
     assert [name for name, _ in errors] == ["walrus.enable", "walrus.threshold"]

@@ -3,8 +3,16 @@
 import re
 import subprocess
 
-from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, cluster_with_extension, max_wal_size_mb,
-                      release_cycle, wait_for)
+from conftest import (
+    BASELINE,
+    DETECTED,
+    HOLD_CYCLE,
+    RESIZED,
+    cluster_with_extension,
+    max_wal_size_mb,
+    release_cycle,
+    wait_for,
+)
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, forced_checkpoints FROM walrus.history ORDER BY id"
 
@@ -13,8 +21,10 @@ def test_increase_then_shrink_are_recorded(make_cluster):
     # No cooldown: the shrink comes one interval after the grow. The cycle is
     # held over the burst, so that one cycle sees all of it (with no
     # cooldown, a second cycle on its tail would grow again).
-    cluster = cluster_with_extension(make_cluster, **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'",
-                                              "walrus.cooldown_sec": "0", **HOLD_CYCLE})
+    cluster = cluster_with_extension(
+        make_cluster,
+        **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'", "walrus.cooldown_sec": "0", **HOLD_CYCLE},
+    )
     start = cluster.log_offset()
     cluster.generate_wal(160)
     release_cycle(cluster)
@@ -31,8 +41,9 @@ def test_increase_then_shrink_are_recorded(make_cluster):
     assert row[2]["applied"] is True and row[2]["strategy"] == "multiplicative"
 
     # One quiet interval (shrink_intervals = 1) gives some disk back.
-    shrink = cluster.wait_for_log(r"resizing max_wal_size from %d MB to (\d+) MB \(1 quiet intervals" % grown, 60,
-                                  after=resized.end())
+    shrink = cluster.wait_for_log(
+        rf"resizing max_wal_size from {grown} MB to (\d+) MB \(1 quiet intervals", 60, after=resized.end()
+    )
     shrunk = int(shrink.group(1))
     wait_for(lambda: len(cluster.sql(HISTORY)) >= 2, 10, "the decrease row")
     assert cluster.sql(HISTORY)[1][:3] == ("decrease", grown, shrunk)
@@ -89,17 +100,52 @@ def test_history_survives_dump_and_restore(make_cluster):
     restored_ids = [r[0] for r in cluster.sql("SELECT id FROM walrus.history")]
 
     dump = cluster.root / "walrus.dump"
-    subprocess.run(["sudo", "-u", "postgres", str(cluster.bindir / "pg_dump"), "-h", "127.0.0.1",
-                    "-p", str(cluster.port), "-U", "postgres", "-Fc", "-f", str(dump), "postgres"], check=True)
+    subprocess.run(
+        [
+            "sudo",
+            "-u",
+            "postgres",
+            str(cluster.bindir / "pg_dump"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            "-Fc",
+            "-f",
+            str(dump),
+            "postgres",
+        ],
+        check=True,
+    )
     cluster.sql("CREATE DATABASE walrus_copy")
-    subprocess.run(["sudo", "-u", "postgres", str(cluster.bindir / "pg_restore"), "-h", "127.0.0.1",
-                    "-p", str(cluster.port), "-U", "postgres", "-d", "walrus_copy", str(dump)], check=True)
+    subprocess.run(
+        [
+            "sudo",
+            "-u",
+            "postgres",
+            str(cluster.bindir / "pg_restore"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            "-d",
+            "walrus_copy",
+            str(dump),
+        ],
+        check=True,
+    )
 
     copied = cluster.sql("SELECT id, action FROM walrus.history ORDER BY id", dbname="walrus_copy")
     assert [r[0] for r in copied] == restored_ids and copied[0][1] == "increase"
     new_id = cluster.one(
         "INSERT INTO walrus.history (action, old_size_mb, new_size_mb, forced_checkpoints, checkpoint_timeout_sec)"
-        " VALUES ('increase', 1, 2, 0, 30) RETURNING id", dbname="walrus_copy")
+        " VALUES ('increase', 1, 2, 0, 30) RETURNING id",
+        dbname="walrus_copy",
+    )
     assert new_id not in restored_ids
 
 

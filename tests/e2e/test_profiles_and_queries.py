@@ -12,8 +12,9 @@ ALL_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 def test_a_profile_active_now_caps_the_decision(make_cluster):
     # A whole-day profile every day is active whatever the time of the run.
-    profiles = json.dumps([{"name": "always_small", "days": ALL_DAYS, "start_hour": 0, "end_hour": 0,
-                            "max_size": 64, "threshold": 2}])
+    profiles = json.dumps(
+        [{"name": "always_small", "days": ALL_DAYS, "start_hour": 0, "end_hour": 0, "max_size": 64, "threshold": 2}]
+    )
     cluster = cluster_with_extension(make_cluster, **{"walrus.profiles": "'" + profiles + "'"})
     status = cluster.one("SELECT walrus.status()")
     assert status["active_profile"] == "always_small"
@@ -34,7 +35,9 @@ def test_a_profile_active_now_caps_the_decision(make_cluster):
             other = other.replace('"Mon"', '"Tue"')
         conn.execute(f"ALTER SYSTEM SET walrus.profiles = '{other}'")
         conn.execute("SELECT pg_reload_conf()")
-    status = wait_for(lambda: (s := cluster.one("SELECT walrus.status()"))["active_profile"] is None and s, 10, "reload")
+    status = wait_for(
+        lambda: (s := cluster.one("SELECT walrus.status()"))["active_profile"] is None and s, 10, "reload"
+    )
     assert status["configured_maximum_mb"] == 4096
 
 
@@ -42,8 +45,9 @@ def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
     # The cycle is held until the INSERT has finished: pg_stat_statements
     # only knows a statement once it ends, and a cycle in the middle of a
     # slow INSERT would grow without it.
-    cluster = cluster_with_extension(make_cluster, shared_preload_libraries="'pg_walrus,pg_stat_statements'",
-                                     **HOLD_CYCLE)
+    cluster = cluster_with_extension(
+        make_cluster, shared_preload_libraries="'pg_walrus,pg_stat_statements'", **HOLD_CYCLE
+    )
     cluster.sql("CREATE EXTENSION pg_stat_statements")
     # Growth rows list WAL per statement *since the previous cycle*: the
     # worker needs one snapshot taken with pg_stat_statements in place.
@@ -53,17 +57,21 @@ def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
         conn.execute("INSERT INTO light SELECT g FROM generate_series(1, 10) g")
     start = cluster.log_offset()
     cluster.generate_wal(160, table="heavy_writer")
-    rows = cluster.sql("SELECT query, calls, wal_bytes, wal_bytes_per_call, queryid, wal_fpi "
-                       "FROM walrus.top_wal_queries(3)")
+    rows = cluster.sql(
+        "SELECT query, calls, wal_bytes, wal_bytes_per_call, queryid, wal_fpi FROM walrus.top_wal_queries(3)"
+    )
     assert 1 <= len(rows) <= 3
-    query, calls, wal_bytes, per_call, queryid, fpi = rows[0]
+    query, calls, wal_bytes, per_call, queryid, _fpi = rows[0]
     assert "heavy_writer" in query and "generate_series" in query, rows
     assert wal_bytes > 100 * 1024 * 1024 and per_call == pytest.approx(float(wal_bytes) / calls)
     # The worker names it in the history row of the growth it caused.
     release_cycle(cluster)
     cluster.wait_for_log(RESIZED, 60, after=start)
-    row = wait_for(lambda: cluster.sql("SELECT metadata FROM walrus.history WHERE action IN ('increase', 'capped')"),
-                   10, "the growth row")
+    row = wait_for(
+        lambda: cluster.sql("SELECT metadata FROM walrus.history WHERE action IN ('increase', 'capped')"),
+        10,
+        "the growth row",
+    )
     top = row[0][0].get("top_wal_queries")
     assert top and top[0]["queryid"] == queryid, row
 

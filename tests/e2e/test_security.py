@@ -10,7 +10,11 @@ from conftest import RESIZED, cluster_with_extension, restart_worker, wait_for
 
 # A call for every function in schema walrus, by signature.
 CALLS = {
-    "analyze(boolean)": ["SELECT walrus.analyze()", "SELECT walrus.analyze(false)", "SELECT walrus.analyze(apply := true)"],
+    "analyze(boolean)": [
+        "SELECT walrus.analyze()",
+        "SELECT walrus.analyze(false)",
+        "SELECT walrus.analyze(apply := true)",
+    ],
     "cleanup_history()": ["SELECT walrus.cleanup_history()"],
     "history()": ["SELECT * FROM walrus.history()"],
     "metrics()": ["SELECT * FROM walrus.metrics()"],
@@ -30,9 +34,13 @@ DOCUMENTED = {"SELECT * FROM walrus.top_wal_queries()": psycopg.errors.Undefined
 
 def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(make_cluster):
     cluster = cluster_with_extension(make_cluster)
-    signatures = {r[0] for r in cluster.sql(
-        "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p "
-        "WHERE p.pronamespace = 'walrus'::regnamespace")}
+    signatures = {
+        r[0]
+        for r in cluster.sql(
+            "SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' FROM pg_proc p "
+            "WHERE p.pronamespace = 'walrus'::regnamespace"
+        )
+    }
     signatures = {re.sub(r'\((apply|strategy|"limit") ', "(", s) for s in signatures}
     assert signatures == set(CALLS), "a new function needs a row in CALLS"
     cluster.sql("CREATE ROLE nobody LOGIN")
@@ -47,10 +55,16 @@ def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(mak
                         conn.execute(call)
                 else:
                     conn.execute(call).fetchall()
-        for write in ["INSERT INTO walrus.history (action, old_size_mb, new_size_mb, forced_checkpoints, "
-                      "checkpoint_timeout_sec) VALUES ('increase', 1, 2, 0, 30)",
-                      "UPDATE walrus.history SET reason = 'x'", "DELETE FROM walrus.history",
-                      "TRUNCATE walrus.history", "ALTER SYSTEM SET walrus.enable = off"]:
+        for write in [
+            (
+                "INSERT INTO walrus.history (action, old_size_mb, new_size_mb, forced_checkpoints, "
+                "checkpoint_timeout_sec) VALUES ('increase', 1, 2, 0, 30)"
+            ),
+            "UPDATE walrus.history SET reason = 'x'",
+            "DELETE FROM walrus.history",
+            "TRUNCATE walrus.history",
+            "ALTER SYSTEM SET walrus.enable = off",
+        ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(write)
 
@@ -61,12 +75,16 @@ def test_search_path_shadowing_cannot_redirect_functions_or_the_worker(make_clus
     cluster.sql("CREATE ROLE mallory LOGIN")
     cluster.sql("CREATE SCHEMA evil AUTHORIZATION mallory")
     with cluster.connect(user="mallory") as conn:
-        conn.execute("CREATE TABLE evil.history (\"timestamp\" timestamptz, action text, old_size_mb int, "
-                     "new_size_mb int, forced_checkpoints bigint, reason text)")
+        conn.execute(
+            'CREATE TABLE evil.history ("timestamp" timestamptz, action text, old_size_mb int, '
+            "new_size_mb int, forced_checkpoints bigint, reason text)"
+        )
         conn.execute("INSERT INTO evil.history VALUES (now(), 'fake', 1, 2, 3, 'shadow')")
         conn.execute("CREATE FUNCTION evil.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'epoch'::timestamptz $$")
         conn.execute("CREATE FUNCTION evil.pg_notify(text, text) RETURNS void LANGUAGE sql AS $$ SELECT $$")
-        conn.execute("CREATE FUNCTION evil.to_regclass(text) RETURNS regclass LANGUAGE sql AS $$ SELECT NULL::regclass $$")
+        conn.execute(
+            "CREATE FUNCTION evil.to_regclass(text) RETURNS regclass LANGUAGE sql AS $$ SELECT NULL::regclass $$"
+        )
         conn.execute("SET search_path = evil, public")
         assert conn.execute("SELECT count(*) FROM walrus.history()").fetchone()[0] == 0, "walrus's own table"
         assert conn.execute("SELECT walrus.status()").fetchone()[0]["worker_running"] is True
@@ -99,8 +117,10 @@ def bad_values(vartype, min_val, max_val, enumvals):
 
 def test_every_setting_refuses_out_of_range_and_malformed_values(make_cluster):
     cluster = make_cluster()
-    catalogue = cluster.sql("SELECT name, vartype, min_val, max_val, enumvals, context FROM pg_settings "
-                            "WHERE name LIKE 'walrus.%' ORDER BY name")
+    catalogue = cluster.sql(
+        "SELECT name, vartype, min_val, max_val, enumvals, context FROM pg_settings "
+        "WHERE name LIKE 'walrus.%' ORDER BY name"
+    )
     assert len(catalogue) >= 18
     refused = set()
     with cluster.connect() as conn:
@@ -109,7 +129,12 @@ def test_every_setting_refuses_out_of_range_and_malformed_values(make_cluster):
             if name == "walrus.notify_channel":
                 values = ["Bad-Name", "x'; DROP TABLE walrus.history; --", "a" * 64, "9x"]
             if name == "walrus.profiles":
-                values = ["{", "[1]", '[{"name": "x"}]', '[{"name": "x", "days": ["Mon"], "start_hour": 99, "end_hour": 1}]']
+                values = [
+                    "{",
+                    "[1]",
+                    '[{"name": "x"}]',
+                    '[{"name": "x", "days": ["Mon"], "start_hour": 99, "end_hour": 1}]',
+                ]
             for value in values:
                 # ALTER SYSTEM takes no bind parameters: quote the literal.
                 literal = "'" + value.replace("'", "''") + "'"

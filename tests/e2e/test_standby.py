@@ -22,9 +22,13 @@ def test_standby_never_writes_and_promotion_starts_sizing(make_cluster, pg_versi
         assert standby.worker_pid() is None, "no worker on a standby"
         assert standby.one("SELECT walrus.recommendation()")["action"] in ("none", "increase", "capped", "error")
         assert standby.one("SELECT walrus.analyze()")["applied"] is False
-        for call, what in [("SELECT walrus.analyze(apply := true)", "walrus.analyze(apply := true)"),
-                           ("SELECT walrus.reset()", "walrus.reset()")]:
-            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match=re.escape(f"{what} cannot run on a standby")):
+        for call, what in [
+            ("SELECT walrus.analyze(apply := true)", "walrus.analyze(apply := true)"),
+            ("SELECT walrus.reset()", "walrus.reset()"),
+        ]:
+            with pytest.raises(
+                psycopg.errors.ReadOnlySqlTransaction, match=re.escape(f"{what} cannot run on a standby")
+            ):
                 standby.sql(call)
         assert "max_wal_size" not in standby.auto_conf()
 

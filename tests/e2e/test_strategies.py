@@ -19,7 +19,7 @@ def test_switching_algorithm_takes_effect_at_the_next_cycle(make_cluster):
     cluster.generate_wal(160)
     cluster.wait_for_log(RESIZED, 60, after=start)
     rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the history row")
-    action, old, new, metadata = rows[0]
+    action, _old, new, metadata = rows[0]
     assert metadata["strategy"] == "adaptive" and action in ("increase", "capped")
     # adaptive sizes for the WAL it saw per checkpoint_timeout:
     # (1 + cct) x (W in whole segments + 2) x 1.1, W = wal_bytes x 30 / the

@@ -9,23 +9,26 @@ from pathlib import Path
 from pgcluster import pg_config
 
 ROOT = Path(__file__).resolve().parents[2]
-CURRENT = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.M).group(1)
+CURRENT = re.search(r'^version = "([^"]+)"', (ROOT / "Cargo.toml").read_text(), re.MULTILINE).group(1)
 RELEASED = sorted(p for p in (ROOT / "tests" / "upgrade").glob("pg_walrus--*.sql"))
 
 
 def statements(script: str) -> set[str]:
     """The script's statements, comments and layout removed: pgrx's order and
     source-line comments change with unrelated edits."""
-    text = re.sub(r"/\*.*?\*/", "", script, flags=re.S)
+    text = re.sub(r"/\*.*?\*/", "", script, flags=re.DOTALL)
     text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     parts = re.split(r";\s*\n", text)
     return {re.sub(r"\s+", " ", p).strip() for p in parts if p.strip()}
 
 
 def members(cluster, dbname):
-    return cluster.sql("SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend "
-                       "WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e' AND refobjid = "
-                       "(SELECT oid FROM pg_extension WHERE extname = 'pg_walrus') ORDER BY 1", dbname=dbname)
+    return cluster.sql(
+        "SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend "
+        "WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e' AND refobjid = "
+        "(SELECT oid FROM pg_extension WHERE extname = 'pg_walrus') ORDER BY 1",
+        dbname=dbname,
+    )
 
 
 def test_released_scripts_upgrade_to_the_current_version(make_cluster, pg_version):
@@ -36,10 +39,11 @@ def test_released_scripts_upgrade_to_the_current_version(make_cluster, pg_versio
     cluster.sql("CREATE DATABASE fresh")
     cluster.sql("CREATE EXTENSION pg_walrus", dbname="fresh")
     for script in RELEASED:
-        version = script.name[len("pg_walrus--"):-len(".sql")]
+        version = script.name[len("pg_walrus--") : -len(".sql")]
         if version == CURRENT:
-            assert statements(script.read_text()) == statements(generated), \
+            assert statements(script.read_text()) == statements(generated), (
                 f"the SQL of {CURRENT} changed since its release: bump the version and add an upgrade script"
+            )
             continue
         shutil.copy(script, extdir / script.name)
         db = f"from_{version.replace('.', '_')}"

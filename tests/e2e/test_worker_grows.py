@@ -45,7 +45,7 @@ def test_wal_pressure_grows_max_wal_size_by_the_formula(make_cluster):
 
     final = settle_on_last_resize(cluster, start)
     assert final >= new
-    assert re.search(rf"^max_wal_size = '{final}'$", cluster.auto_conf(), re.M), cluster.auto_conf()
+    assert re.search(rf"^max_wal_size = '{final}'$", cluster.auto_conf(), re.MULTILINE), cluster.auto_conf()
 
 
 def test_capped_at_walrus_max_with_a_warning(make_cluster):
@@ -55,8 +55,12 @@ def test_capped_at_walrus_max_with_a_warning(make_cluster):
     cluster.generate_wal(160)
 
     cluster.wait_for_log(DETECTED, 60, after=start)
-    cluster.wait_for_log(r"WARNING:  pg_walrus: computed max_wal_size of \d+ MB exceeds walrus.max, "
-                         r"capping at 64 MB", 10, after=start)
+    cluster.wait_for_log(
+        r"WARNING:  pg_walrus: computed max_wal_size of \d+ MB exceeds walrus.max, "
+        r"capping at 64 MB",
+        10,
+        after=start,
+    )
     resized = cluster.wait_for_log(RESIZED, 10, after=start)
     assert (int(resized.group(1)), int(resized.group(2))) == (32, 64)
     assert settle_on_last_resize(cluster, start) == 64

@@ -3,8 +3,17 @@
 import os
 import re
 
-from conftest import (BASELINE, DETECTED, HOLD_CYCLE, RESIZED, assert_worker_survived_and_history_complete,
-                      cluster_with_extension, hold_cycle, release_cycle, wait_for)
+from conftest import (
+    BASELINE,
+    DETECTED,
+    HOLD_CYCLE,
+    RESIZED,
+    assert_worker_survived_and_history_complete,
+    cluster_with_extension,
+    hold_cycle,
+    release_cycle,
+    wait_for,
+)
 
 QUIET = r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds"
 ALTER_FAILED = r"WARNING:  pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle"
@@ -45,8 +54,14 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     resized = cluster.wait_for_log(RESIZED, 60, after=after_fix)
     assert (int(resized.group(1)), int(resized.group(2))) == (32, failed_size) and failed_size > 32
     assert cluster.worker_pid() == pid, "same worker process one cycle later"
-    rows = wait_for(lambda: len(cluster.sql("SELECT 1 FROM walrus.history")) >= 2 and
-                    cluster.sql("SELECT action FROM walrus.history ORDER BY id"), 10, "the retry's row")
+    rows = wait_for(
+        lambda: (
+            len(cluster.sql("SELECT 1 FROM walrus.history")) >= 2
+            and cluster.sql("SELECT action FROM walrus.history ORDER BY id")
+        ),
+        10,
+        "the retry's row",
+    )
     assert rows[0][0] == "failed" and rows[1][0] in ("increase", "capped")
     assert_worker_survived_and_history_complete(cluster, pid)
     assert "server process" not in cluster.log()[start:], "no backend crashed"
@@ -60,7 +75,7 @@ def test_terminated_worker_is_restarted_and_rebaselines(make_cluster):
     assert cluster.one("SELECT pg_terminate_backend(%s)", (pid,)) is True
 
     cluster.wait_for_log(r"pg_walrus worker shutting down", 10, after=start)
-    cluster.wait_for_log(r"background worker \"pg_walrus\" \(PID %d\) exited with exit code 1" % pid, 10, after=start)
+    cluster.wait_for_log(rf"background worker \"pg_walrus\" \(PID {pid}\) exited with exit code 1", 10, after=start)
     # Restart interval is 10 s.
     cluster.wait_for_log(r"pg_walrus worker started", 60, after=start)
     cluster.wait_for_log(BASELINE, 30, after=start)
@@ -106,7 +121,8 @@ def test_create_extension_without_preload_warns_and_runs_no_worker(make_cluster)
     cluster = make_cluster(preload=False)
     notices = create_extension_collecting_notices(cluster)
     assert [(severity, primary) for severity, primary, _ in notices] == [
-        ("WARNING", "pg_walrus is installed, but its background worker is not running")]
+        ("WARNING", "pg_walrus is installed, but its background worker is not running")
+    ]
     assert "shared_preload_libraries" in notices[0][2]
     assert cluster.one("SELECT extversion FROM pg_extension WHERE extname = 'pg_walrus'")
     assert cluster.worker_pid() is None
@@ -116,7 +132,9 @@ def test_create_extension_without_preload_warns_and_runs_no_worker(make_cluster)
 def test_create_extension_with_preload_is_silent(make_cluster):
     cluster = make_cluster()
     assert create_extension_collecting_notices(cluster) == []
-    assert cluster.one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_walrus'") == "walrus"
+    assert (
+        cluster.one("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_walrus'") == "walrus"
+    )
 
 
 def create_extension_collecting_notices(cluster):

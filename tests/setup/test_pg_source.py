@@ -97,7 +97,7 @@ def run_fetch(tmp_path, url, pins: str, dest: Path):
         WALRUS_PG_SOURCES=str(pin_file),
     )
     return subprocess.run(
-        ["bash", str(SCRIPT), "17", str(dest)], env=env, capture_output=True, text=True, timeout=120
+        ["bash", str(SCRIPT), "17", str(dest)], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 

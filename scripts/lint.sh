@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The project's own checks, run by scripts/test.sh before any test: rustfmt,
+# clippy (warnings are errors; every unsafe block documented), ruff and
+# ShellCheck. Needs scripts/setup.sh first (pgrx's pg_configs, ShellCheck).
+#
+#   scripts/lint.sh                  # clippy for PostgreSQL 15 and 17
+#   scripts/lint.sh VENV 15 17 18    # VENV: a venv with ruff; the versions
+#                                    # to lint for (set up by scripts/setup.sh)
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$WALRUS_ROOT"
+venv=${1:-$(bash scripts/venv.sh venv tests/e2e/requirements.txt)}
+shift || true
+versions=("$@")
+[ ${#versions[@]} -gt 0 ] || read -r -a versions <<<"$WALRUS_DEFAULT_PG_VERSIONS"
+
+log "lint: rustfmt"
+cargo fmt --all --check
+
+log "lint: clippy on the strategies crate (default, all and no features)"
+for features in --features=default --all-features --no-default-features; do
+    cargo clippy --quiet --all-targets -p walrus-strategies "$features" -- -D warnings
+done
+
+# The extension as the tests build it (every strategy, each version) and with
+# no optional strategy: the cfg'd branches of each get linted.
+log "lint: clippy on the extension (PostgreSQL ${versions[*]})"
+for v in "${versions[@]}"; do
+    cargo clippy --quiet --all-targets --no-default-features --features "pg$v all-strategies" -- -D warnings
+done
+cargo clippy --quiet --all-targets --no-default-features --features "pg${versions[0]}" -- -D warnings
+
+log "lint: ruff (tests/, scripts/)"
+"$venv/bin/ruff" check --no-cache tests scripts
+"$venv/bin/ruff" format --check --no-cache tests scripts
+
+log "lint: shellcheck (scripts/*.sh, .ci/run)"
+shellcheck -x -P SCRIPTDIR scripts/*.sh .ci/run
