@@ -13,6 +13,20 @@ use pgrx::pg_sys;
 /// transaction; raises a PostgreSQL ERROR on failure. The new value takes
 /// effect at the next configuration reload (see `server::request_reload`).
 pub fn set_max_wal_size(size_mb: i32) {
+    // SAFETY: IsTransactionState only reads this process's CurrentTransactionState;
+    // it neither allocates nor raises.
+    if !unsafe { pg_sys::IsTransactionState() } {
+        // AlterSystemSetConfigFile does catalog lookups (superuser(), the
+        // parameter ACL) that need a live transaction and resource owner.
+        pgrx::error!("pg_walrus: ALTER SYSTEM needs an open transaction");
+    }
+    // SAFETY: checked just above that we are in a live (not aborted)
+    // transaction, so palloc'd nodes and pstrdup live in its memory context
+    // for the whole call; every node tag matches its struct (PG 15+ A_Const
+    // with an inline Integer, isnull = false from palloc0); lappend(NIL, ..)
+    // makes a fresh list. The pg_sys calls are pg_guard-wrapped, so an ERROR
+    // (privileges, value range, file I/O) becomes a panic that frees `stmt`
+    // (still in a live context) and unwinds to the caller's abort.
     unsafe {
         // The value as the integer literal `ALTER SYSTEM SET max_wal_size = 1024`
         // produces: max_wal_size's unit is MB, so no unit suffix is needed.

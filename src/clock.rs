@@ -12,6 +12,8 @@ use pgrx::pg_sys;
 pub fn monotonic_ns() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // CLOCK_MONOTONIC cannot fail on Linux with a valid pointer.
+    // SAFETY: `ts` is a live, writable timespec on this stack frame; clock_gettime
+    // only writes through it and keeps no reference.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
 }
@@ -23,6 +25,8 @@ pub fn seconds_between(earlier_ns: i64, later_ns: i64) -> f64 {
 
 /// Now, as a PostgreSQL `timestamptz` (microseconds since 2000-01-01 UTC).
 pub fn now() -> pg_sys::TimestampTz {
+    // SAFETY: GetCurrentTimestamp is just gettimeofday() arithmetic: no shared
+    // state, no transaction, no allocation, never raises; valid in any process.
     unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
@@ -31,12 +35,20 @@ pub fn now() -> pg_sys::TimestampTz {
 pub fn local_weekday_hour() -> (u8, u8) {
     const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
     let unix: pg_sys::pg_time_t = now().div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS;
+    // SAFETY: `unix` outlives the call. session_timezone is never NULL once
+    // InitializeGUCOptions ran (pg_timezone_initialize sets it to the built-in
+    // "GMT" zone, the TimeZone assign hook only stores validated zones), which
+    // the postmaster does before loading us and every backend/worker inherits.
     let tm = unsafe { pg_sys::pg_localtime(&unix, pg_sys::session_timezone) };
     if tm.is_null() {
         // Only for an unusable zone; UTC arithmetic is the sane fallback.
         let days = unix.div_euclid(86_400);
         return (((days + 3).rem_euclid(7)) as u8, (unix.rem_euclid(86_400) / 3600) as u8);
     }
+    // SAFETY: non-NULL (checked above) and points at localtime.c's static
+    // `struct pg_tm`, which only the next pg_localtime/pg_gmtime call in this
+    // single-threaded process overwrites; both fields are copied out below
+    // before any other PostgreSQL call.
     let tm = unsafe { &*tm };
     // tm_wday counts from Sunday.
     (((tm.tm_wday + 6) % 7) as u8, tm.tm_hour as u8)

@@ -44,8 +44,19 @@ impl From<CaughtError> for CaughtPgError {
 
 /// Runs `body` in a transaction of its own, with a snapshot. Commits when it
 /// returns; on an ERROR or panic, aborts the transaction and returns the error.
-/// Must be called outside any transaction (the worker's main loop).
+/// Must be called outside any transaction (the worker's main loop); raises
+/// an ERROR, touching nothing, when called inside one.
 pub fn guarded<R>(body: impl FnOnce() -> R + UnwindSafe + RefUnwindSafe) -> Result<R, CaughtPgError> {
+    // SAFETY: only reads this process's CurrentTransactionState; never raises.
+    if unsafe { pg_sys::IsTransactionOrTransactionBlock() } {
+        // Starting, committing or aborting here would act on the caller's
+        // transaction and free resources (snapshots, relations) it still uses.
+        pgrx::error!("pg_walrus: txn::guarded called inside a transaction");
+    }
+    // SAFETY: outside any transaction (checked above), in the worker after it
+    // connected to its database, which is the state StartTransactionCommand
+    // expects; GetTransactionSnapshot is taken inside the new transaction. These
+    // are pg_guard-wrapped: an ERROR here unwinds out as a panic (worker exits).
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -53,6 +64,9 @@ pub fn guarded<R>(body: impl FnOnce() -> R + UnwindSafe + RefUnwindSafe) -> Resu
     }
     let outcome = PgTryBuilder::new(|| {
         let value = body();
+        // SAFETY: `body` returned normally, so we are still in the transaction
+        // started above with our snapshot on top of the active stack (safe code
+        // cannot pop it); an ERROR at commit is caught below and aborted.
         unsafe {
             pg_sys::PopActiveSnapshot();
             pg_sys::CommitTransactionCommand();
@@ -62,9 +76,12 @@ pub fn guarded<R>(body: impl FnOnce() -> R + UnwindSafe + RefUnwindSafe) -> Resu
     .catch_others(|error| Err(CaughtPgError::from(error)))
     .execute();
     if outcome.is_err() {
-        // Releases locks (AutoFileLock for ALTER SYSTEM), the snapshot and the
-        // resource owner, exactly as the top-level error handler would.
-        unsafe { pg_sys::AbortCurrentTransaction() };
+        // SAFETY: the ERROR (if any) was already copied and flushed by pgrx's FFI
+        // guard, so this is the PG_CATCH cleanup PostgreSQL's own workers do: it
+        // releases every LWLock (AutoFileLock for ALTER SYSTEM; CONFIG_WRITES' if
+        // a write failed under it), pins, the snapshot and the resource owner, and
+        // also any subtransaction `body` left open, so we end outside any transaction.
+        unsafe { pg_sys::AbortOutOfAnyTransaction() };
     }
     outcome
 }
