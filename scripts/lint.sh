@@ -30,6 +30,9 @@ for v in "${versions[@]}"; do
 done
 cargo clippy --quiet --all-targets --no-default-features --features "pg${versions[0]}" -- -D warnings
 
+log "lint: no import cycle among the Rust modules"
+"$venv/bin/python" scripts/check_module_cycles.py src strategies/src
+
 log "lint: ruff (tests/, scripts/)"
 "$venv/bin/ruff" check --no-cache tests scripts
 "$venv/bin/ruff" format --check --no-cache tests scripts

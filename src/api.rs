@@ -6,11 +6,11 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Value, json};
-use walrus_strategies::{Action, Algorithm};
+use walrus_strategies::{Action, ChangeKind, SizingStrategy, Strategy};
 
 use crate::shmem::WalrusState;
 use crate::sizing::{self, Recommendation, Regime};
-use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem};
+use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem, stats};
 
 /// The extension's state and settings, for anyone.
 #[pg_extern]
@@ -86,8 +86,8 @@ fn recommendations() -> TableIterator<
     let regime = Regime::now();
     let active = regime.algorithm;
     let state = shmem::snapshot();
-    let reading = sizing::read_now();
-    let rows: Vec<_> = Algorithm::ALL
+    let reading = stats::read_now();
+    let rows: Vec<_> = Strategy::ALL
         .iter()
         .map(|&algorithm| match &reading {
             Some(reading) => {
@@ -133,12 +133,16 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
     if apply {
         require_primary("walrus.analyze(apply := true)");
         // ALTER SYSTEM refuses transaction blocks; so does its SQL front door.
+        // SAFETY: a backend running this SQL function inside its statement's
+        // transaction, as PreventInTransactionBlock expects; the name is a
+        // static C string; it raises an ordinary ERROR, which pg_guard turns
+        // into a Rust panic unwinding to pgrx's function boundary.
         unsafe { pg_sys::PreventInTransactionBlock(true, c"walrus.analyze(apply := true)".as_ptr()) };
     }
     // Before the recommendation: a write between here and ours makes it stale.
     let writes = shmem::config_writes();
     let regime = Regime::now();
-    let Some(reading) = sizing::read_now() else {
+    let Some(reading) = stats::read_now() else {
         return JsonB(
             json!({"analyzed": true, "recommendation": stats_unavailable_json(regime.algorithm), "applied": false}),
         );
@@ -152,36 +156,40 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
     if apply && applies && rec.decision.changes_size() {
         // An explicit superuser action: the rate limits do not hold it back,
         // but it counts toward them.
-        let now = apply::now_secs();
-        let entry = if guc::dry_run() {
-            apply::dry_run(&rec.decision, now);
-            result["reason"] = json!("walrus.dry_run is on: the change was recorded, not applied");
-            apply::dry_run_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
-        } else if !server::alter_system_allowed() {
-            apply::recommend_only(&rec.decision);
-            result["reason"] = json!(apply::RECOMMEND_ONLY_REASON);
-            apply::recommend_only_entry(&rec.decision, rec.strategy, rec.forced_checkpoints)
-        } else {
-            let new_size = rec.decision.new_size_mb;
-            let written = if written_during_this_statement(&writes) {
+        let change = apply::Change {
+            decision: rec.decision,
+            kind: ChangeKind::Explicit,
+            strategy: rec.strategy,
+            forced: rec.forced_checkpoints,
+            at_secs: apply::now_secs(),
+            reading: Some(reading),
+        };
+        // An ERROR in ALTER SYSTEM ends this statement, as it would its own.
+        let write = |new_size| {
+            Ok(if written_during_this_statement(&writes) {
                 None
             } else {
                 shmem::write_config(writes.generation, new_size, || alter_system::set_max_wal_size(new_size))
-            };
-            let Some(generation) = written else {
-                // This session's max_wal_size predates a write by the worker
-                // or another analyze: the recommendation is stale.
-                result["reason"] = json!("max_wal_size was changed moments ago; run walrus.analyze again");
-                return JsonB(result);
-            };
-            apply::resized(&rec.decision, Some(reading), now);
-            result["applied"] = json!(true);
-            apply::applied_entry(&rec.decision, rec.strategy, rec.forced_checkpoints, generation)
+            })
         };
-        match history::record(&entry) {
+        let outcome = apply::apply(&change, write, &mut |entry| match history::record(entry) {
             Ok(()) => {}
             Err(history::HistoryError::Missing) => warning!("pg_walrus: history table does not exist"),
             Err(history::HistoryError::Spi(error)) => warning!("pg_walrus: could not record history: {error}"),
+        });
+        match outcome {
+            apply::Outcome::Applied(_) => result["applied"] = json!(true),
+            apply::Outcome::DryRun => {
+                result["reason"] = json!("walrus.dry_run is on: the change was recorded, not applied")
+            }
+            apply::Outcome::RecommendOnly => result["reason"] = json!(apply::RECOMMEND_ONLY_REASON),
+            // This session's max_wal_size predates a write by the worker or
+            // another analyze: the recommendation is stale.
+            apply::Outcome::Superseded => {
+                result["reason"] = json!("max_wal_size was changed moments ago; run walrus.analyze again")
+            }
+            // Not rate-limited, and a failed write raised an ERROR instead.
+            apply::Outcome::Held | apply::Outcome::Failed => {}
         }
     }
     JsonB(result)
@@ -206,7 +214,7 @@ fn reset() -> bool {
             false
         }
     };
-    let reading = sizing::read_now();
+    let reading = stats::read_now();
     shmem::update(|state| {
         // Strategy state and the rate limits' memory of recent changes stay:
         // they describe the server's load and config history, not counters.
@@ -291,28 +299,28 @@ fn recommendation_json(rec: &Recommendation) -> Value {
     })
 }
 
-fn recommendation_of(regime: &Regime, algorithm: Algorithm) -> Value {
-    match sizing::read_now() {
+fn recommendation_of(regime: &Regime, algorithm: Strategy) -> Value {
+    match stats::read_now() {
         Some(reading) => recommendation_json(&sizing::recommend(&shmem::snapshot(), &reading, regime, algorithm)),
         None => stats_unavailable_json(algorithm),
     }
 }
 
 /// A compiled strategy by name, or an error that lists them.
-fn algorithm_named(name: &str) -> Algorithm {
-    Algorithm::from_name(name).unwrap_or_else(|| {
+fn algorithm_named(name: &str) -> Strategy {
+    Strategy::from_name(name).unwrap_or_else(|| {
         ErrorReport::new(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("unknown strategy \"{name}\""),
             "pg_walrus",
         )
-        .set_detail(format!("Available strategies: {}.", Algorithm::names()))
+        .set_detail(format!("Available strategies: {}.", Strategy::names()))
         .report(PgLogLevel::ERROR);
         unreachable!("ERROR does not return")
     })
 }
 
-fn stats_unavailable_json(algorithm: Algorithm) -> Value {
+fn stats_unavailable_json(algorithm: Strategy) -> Value {
     let current = server::max_wal_size_mb();
     json!({
         "current_size_mb": current,
@@ -333,6 +341,9 @@ fn timestamp(ts: pg_sys::TimestampTz) -> Value {
 }
 
 fn require_superuser(what: &str) {
+    // SAFETY: called from a SQL function, so inside a transaction with the
+    // session's user set up: superuser() may read pg_authid through the
+    // syscache, which needs exactly that.
     if !unsafe { pg_sys::superuser() } {
         ereport!(
             ERROR,
@@ -362,6 +373,8 @@ fn require_primary(what: &str) {
 /// statement, or moments before it (the reload signal still in flight).
 fn written_during_this_statement(writes: &shmem::ConfigWrites) -> bool {
     const SIGNAL_SLACK_USECS: i64 = 1_000_000;
+    // SAFETY: reads this backend's statement start time, set when the
+    // current statement began; a plain read of process-local state.
     let started = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
     writes.generation > 0
         && writes.size_mb != server::max_wal_size_mb()

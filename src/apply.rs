@@ -1,21 +1,129 @@
-//! What happens after a new size is written to postgresql.auto.conf: the one
-//! path the worker and `walrus.analyze(apply := true)` share.
+//! What happens to a decision that changes max_wal_size, from the rate
+//! limits to its history row and event: the one path the worker and
+//! `walrus.analyze(apply := true)` take ([`apply`]). Which checks hold for
+//! which kind of change is pure logic in the strategies crate
+//! (`walrus_strategies::route`); this file carries it out.
 
 use pgrx::prelude::*;
 use serde_json::{Value, json};
-use walrus_strategies::{Action, Blocked, Decision};
+use walrus_strategies::{Action, Blocked, ChangeKind, Decision, Route, route};
 
-use crate::history::Entry;
+use crate::entry::Entry;
 use crate::shmem::WalrusState;
-use crate::sizing::Reading;
+use crate::stats::Reading;
+use crate::txn::CaughtPgError;
 use crate::{clock, guc, server, shmem};
+
+/// A decision that changes the size, and who asks for it.
+pub struct Change {
+    pub decision: Decision,
+    pub kind: ChangeKind,
+    /// The strategy that decided, for history.
+    pub strategy: &'static str,
+    /// Forced checkpoints in the interval that led to it, for history.
+    pub forced: i64,
+    /// When it counts for the rate limits: seconds on the monotonic clock.
+    pub at_secs: f64,
+    /// The counters read for the decision; a kind that rebaselines starts
+    /// the next interval at them.
+    pub reading: Option<Reading>,
+}
+
+/// Where a change ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The rate limits held it back (recorded as `skipped`).
+    Held,
+    /// Dry run: recorded, not written.
+    DryRun,
+    /// ALTER SYSTEM is off on this server: recorded, not written.
+    RecommendOnly,
+    /// Another write of max_wal_size came first: nothing written or recorded.
+    Superseded,
+    /// Written as this config-write generation, reload requested, recorded.
+    Applied(u64),
+    /// The write raised an ERROR: warned, counted, recorded as `failed`.
+    Failed,
+}
+
+/// Takes `change` down its route. `write` performs the write for this caller
+/// (ALTER SYSTEM under the config-generation check) and returns the new
+/// generation, `None` when superseded, or the ERROR it caught (the worker
+/// catches; a SQL caller lets an ERROR end its statement instead). `record`
+/// writes a history row and its event the way this caller can.
+pub fn apply(
+    change: &Change,
+    write: impl FnOnce(i32) -> Result<Option<u64>, CaughtPgError>,
+    record: &mut dyn FnMut(&Entry),
+) -> Outcome {
+    let decision = &change.decision;
+    if change.kind.warns_when_capped() && decision.action == Action::Capped {
+        warning!(
+            "pg_walrus: computed max_wal_size of {} MB exceeds walrus.max, capping at {} MB",
+            decision.computed_size_mb.unwrap_or(decision.new_size_mb),
+            decision.new_size_mb
+        );
+    }
+    let limits = guc::rate_limits();
+    let rate_limits = || shmem::update(|state| state.recent_changes.check(change.at_secs, &limits)).unwrap_or(Ok(()));
+    let (strategy, forced) = (change.strategy, change.forced);
+    match route(change.kind, rate_limits, guc::dry_run(), server::alter_system_allowed()) {
+        Route::Held(blocked) => {
+            log_blocked(&blocked);
+            shmem::update(|state| state.total_skipped += 1);
+            record(&skipped_entry(decision, strategy, forced, &blocked));
+            Outcome::Held
+        }
+        Route::DryRun => {
+            dry_run(decision, change.at_secs);
+            record(&dry_run_entry(decision, strategy, forced));
+            Outcome::DryRun
+        }
+        Route::RecommendOnly => {
+            recommend_only(decision);
+            record(&recommend_only_entry(decision, strategy, forced));
+            Outcome::RecommendOnly
+        }
+        Route::Write => match write(decision.new_size_mb) {
+            Ok(None) => Outcome::Superseded,
+            Ok(Some(generation)) => {
+                let rebaseline = change.reading.filter(|_| change.kind.rebaselines());
+                resized(decision, rebaseline, change.at_secs);
+                record(&applied_entry(decision, strategy, forced, generation));
+                Outcome::Applied(generation)
+            }
+            Err(error) => {
+                error.report_warning("pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle");
+                shmem::update(|state| state.total_failed += 1);
+                record(&failed_entry(decision, strategy, forced, &error.to_string()));
+                Outcome::Failed
+            }
+        },
+    }
+}
+
+fn log_blocked(blocked: &Blocked) {
+    match *blocked {
+        Blocked::Cooldown { remaining_secs } => {
+            debug1!("pg_walrus: cooldown period active");
+            log!(
+                "pg_walrus: adjustment blocked - cooldown active ({} seconds remaining)",
+                remaining_secs.ceil()
+            );
+        }
+        Blocked::HourlyLimit { changes, limit, .. } => {
+            debug1!("pg_walrus: hourly change limit reached");
+            log!("pg_walrus: adjustment blocked - hourly limit reached ({changes} of {limit})");
+        }
+    }
+}
 
 /// Logs the resize, counts it in shared memory, and asks the postmaster to
 /// reload so the new size takes effect. `rebaseline` starts a new interval
 /// at those counters, so the checkpoints that led to this decision are not
 /// counted again by the worker's next cycle.
 /// `now_secs` (monotonic) is when the change counts for the rate limits.
-pub fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) {
+fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) {
     log!(
         "pg_walrus: resizing max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -47,7 +155,7 @@ pub fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) 
 
 /// A dry-run decision: logged, counted toward the rate limits as if applied,
 /// and nothing written to the configuration.
-pub fn dry_run(decision: &Decision, now_secs: f64) {
+fn dry_run(decision: &Decision, now_secs: f64) {
     log!(
         "pg_walrus [DRY-RUN]: would change max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -68,7 +176,7 @@ pub fn now_secs() -> f64 {
 /// The history row for a decision that was applied as the `generation`-th
 /// write of max_wal_size (rows sorted by it follow the file's history even
 /// when concurrent writers commit their rows out of order).
-pub fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, generation: u64) -> Entry<'a> {
+fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, generation: u64) -> Entry<'a> {
     entry(
         decision,
         decision.action.as_str(),
@@ -79,7 +187,7 @@ pub fn applied_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64,
 }
 
 /// The history row for a decision whose ALTER SYSTEM failed.
-pub fn failed_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, error: &str) -> Entry<'a> {
+fn failed_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, error: &str) -> Entry<'a> {
     entry(
         decision,
         "failed",
@@ -90,7 +198,7 @@ pub fn failed_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, 
 }
 
 /// The history row for a decision made in dry-run mode.
-pub fn dry_run_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
+fn dry_run_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
     let mut entry = entry(
         decision,
         "dry_run",
@@ -103,7 +211,7 @@ pub fn dry_run_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64)
 }
 
 /// The history row for a decision the rate limits held back.
-pub fn skipped_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, blocked: &Blocked) -> Entry<'a> {
+fn skipped_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, blocked: &Blocked) -> Entry<'a> {
     let extra = json!({
         "applied": false,
         "blocked_by": blocked.name(),
@@ -117,7 +225,7 @@ pub fn skipped_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64,
 pub const RECOMMEND_ONLY_REASON: &str = "allow_alter_system is off: pg_walrus only recommends";
 
 /// Recommend-only mode: the decision is recorded, nothing is attempted.
-pub fn recommend_only(decision: &Decision) {
+fn recommend_only(decision: &Decision) {
     log!(
         "pg_walrus: recommend-only (allow_alter_system is off): max_wal_size should change from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -128,7 +236,7 @@ pub fn recommend_only(decision: &Decision) {
 }
 
 /// The history row for a decision recommend-only mode could not apply.
-pub fn recommend_only_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
+fn recommend_only_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
     let extra = json!({"applied": false, "blocked_by": "allow_alter_system", "would_apply": decision.action.as_str()});
     entry(decision, "skipped", strategy, forced, extra)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use walrus_strategies::early::{Looks, poll_period_secs, should_react};
 
 use crate::sizing::{self, Regime};
-use crate::{clock, guc, server, shmem, txn};
+use crate::{clock, guc, server, shmem, stats, txn};
 
 /// The looks inside one interval.
 pub struct Watch {
@@ -49,7 +49,7 @@ impl Watch {
     fn look(&mut self) -> bool {
         // A look that cannot read the stats simply does not react; the
         // cycle at the end of the interval reports the problem.
-        let Ok(Some(reading)) = txn::guarded(sizing::read_now) else {
+        let Ok(Some(reading)) = txn::guarded(stats::read_now) else {
             return false;
         };
         let regime = Regime::now();

@@ -6,10 +6,10 @@
 
 use std::ffi::{CStr, CString, c_char, c_void};
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::guc::{GucContext, GucEnum, GucFlags, GucRegistry, GucSetting};
 use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
 use walrus_strategies::profiles::{self, Profile};
-use walrus_strategies::{Algorithm, RateLimits};
+use walrus_strategies::{RateLimits, Strategy};
 
 use crate::notify;
 
@@ -58,18 +58,13 @@ pub enum AlgorithmSetting {
 }
 
 impl AlgorithmSetting {
-    fn algorithm(self) -> Algorithm {
-        match self {
-            AlgorithmSetting::Multiplicative => Algorithm::Multiplicative,
-            #[cfg(feature = "additive")]
-            AlgorithmSetting::Additive => Algorithm::Additive,
-            #[cfg(feature = "adaptive")]
-            AlgorithmSetting::Adaptive => Algorithm::Adaptive,
-            #[cfg(feature = "percentile")]
-            AlgorithmSetting::Percentile => Algorithm::Percentile,
-            #[cfg(feature = "example-strategy")]
-            AlgorithmSetting::Doubling => Algorithm::Doubling,
-        }
+    /// The strategy this value names. pgrx numbers an enum setting's values
+    /// in declaration order, and this enum lists the compiled strategies in
+    /// `Strategy::ALL`'s order (the pg_test `algorithm_values_are_the_compiled_strategies`
+    /// holds the two to it), so the ordinal is the index.
+    fn algorithm(self) -> Strategy {
+        let ordinal = usize::try_from(self.to_ordinal()).unwrap_or(0);
+        Strategy::ALL.get(ordinal).copied().unwrap_or(Strategy::ALL[0])
     }
 }
 
@@ -181,6 +176,11 @@ pub fn init(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    // SAFETY: the check hook is #[pg_guard] (a panic or ERROR inside it is
+    // re-raised as a PostgreSQL ERROR at its boundary, never unwound into guc.c)
+    // and has GucStringCheckHook's signature; the setting is a 'static. We are
+    // in _PG_init (postmaster while preloading, or a backend's first load), the
+    // context DefineCustomStringVariable is meant for.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"walrus.notify_channel",
@@ -250,6 +250,8 @@ pub fn init(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    // SAFETY: as for walrus.notify_channel: check_profiles is #[pg_guard], has
+    // GucStringCheckHook's signature, the setting is 'static, and we are in _PG_init.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"walrus.profiles",
@@ -274,18 +276,29 @@ pub fn init(preloading: bool) {
             GucFlags::default(),
         );
     }
+    // SAFETY: in _PG_init, after every walrus.* this process defines; the prefix
+    // is a static C string that PostgreSQL copies into TopMemoryContext, and the
+    // call only removes leftover walrus.* placeholders with a WARNING.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrus".as_ptr()) };
 }
 
 /// Refuses malformed profiles at SET, ALTER SYSTEM and reload, naming the
 /// problem, so the previous value stays in force and the worker never sees
 /// an invalid one.
+///
+/// # Safety
+///
+/// Only PostgreSQL's GUC code may call this, as walrus.profiles' check hook,
+/// on the process's main thread: `newval` must point at the candidate value
+/// (NULL or a NUL-terminated string guc.c owns) and stay valid for the call.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_profiles(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: `newval` comes straight from guc.c under this function's contract,
+    // which is exactly check_text's.
     unsafe {
         check_text(newval, "walrus.profiles must be UTF-8 JSON.", |text| {
             profiles::parse(text).map(|_| ())
@@ -295,11 +308,20 @@ unsafe extern "C-unwind" fn check_profiles(
 
 /// The part every string check hook shares: the new value (NULL reads as
 /// empty) must be UTF-8, then `validate` judges it.
+///
+/// # Safety
+///
+/// `newval` must be NULL or point to a readable `*mut c_char` that is NULL or
+/// a NUL-terminated string, both unchanged for the duration of the call (what
+/// guc.c passes a string check hook).
 unsafe fn check_text(
     newval: *mut *mut c_char,
     not_utf8: &str,
     validate: impl FnOnce(&str) -> Result<(), String>,
 ) -> bool {
+    // SAFETY: both pointers are NULL-checked before being read; by the contract
+    // *newval is a NUL-terminated string that outlives `value`, which does not
+    // escape this call.
     let value = unsafe {
         if newval.is_null() || (*newval).is_null() {
             c""
@@ -317,6 +339,10 @@ fn check_result(verdict: Result<(), String>) -> bool {
         Ok(()) => true,
         Err(detail) => {
             let detail = CString::new(detail).unwrap_or_default();
+            // SAFETY: a process-local global that guc.c sets to NULL before each check
+            // hook and reads right after the hook returns false; pstrdup copies the
+            // C string into CurrentMemoryContext (the reload's or statement's), which
+            // outlives that ereport. An out-of-memory ERROR unwinds to the #[pg_guard] hook.
             unsafe { pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr()) };
             false
         }
@@ -325,12 +351,20 @@ fn check_result(verdict: Result<(), String>) -> bool {
 
 /// Refuses channel names NOTIFY would need quoting or truncation for: at
 /// SET, ALTER SYSTEM and reload alike, so the previous value stays in force.
+///
+/// # Safety
+///
+/// Only PostgreSQL's GUC code may call this, as walrus.notify_channel's check
+/// hook, on the process's main thread: `newval` must point at the candidate
+/// value (NULL or a NUL-terminated string guc.c owns), valid for the call.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_notify_channel(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
+    // SAFETY: `newval` comes straight from guc.c under this function's contract,
+    // which is exactly check_text's.
     unsafe { check_text(newval, "Channel names must be ASCII.", notify::validate_channel) }
 }
 
@@ -394,7 +428,7 @@ pub fn notify_channel() -> Option<String> {
         .filter(|c| !c.is_empty())
 }
 
-pub fn algorithm() -> Algorithm {
+pub fn algorithm() -> Strategy {
     ALGORITHM.get().algorithm()
 }
 

@@ -5,26 +5,9 @@
 use pgrx::JsonB;
 use pgrx::prelude::*;
 use pgrx::spi::SpiError;
-use serde_json::Value;
 
+use crate::entry::Entry;
 use crate::{clock, guc, notify};
-
-/// What one history row says.
-pub struct Entry<'a> {
-    pub action: &'a str,
-    pub old_size_mb: i32,
-    pub new_size_mb: i32,
-    /// Forced checkpoints in the interval that led to the decision.
-    pub forced_checkpoints: i64,
-    pub checkpoint_timeout_sec: i32,
-    pub reason: &'a str,
-    /// The strategy that decided.
-    pub strategy: &'a str,
-    /// The time-of-day profile in force, if any.
-    pub profile: Option<String>,
-    pub dry_run: bool,
-    pub metadata: Value,
-}
 
 #[derive(Debug)]
 pub enum HistoryError {

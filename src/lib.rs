@@ -10,6 +10,7 @@ mod apply;
 mod clock;
 mod compat;
 mod early;
+mod entry;
 mod guc;
 mod history;
 mod metrics;
@@ -34,6 +35,9 @@ pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // SAFETY: a plain bool global that dfmgr's caller (process_shared_preload_libraries)
+    // sets in this same process around the load; _PG_init runs on the main thread,
+    // and the value is read by copy, no reference kept.
     let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     guc::init(preloading);
     if preloading {

@@ -7,6 +7,19 @@
 mod tests {
     use pgrx::prelude::*;
 
+    #[pg_test]
+    fn algorithm_values_are_the_compiled_strategies() {
+        use walrus_strategies::{SizingStrategy, Strategy};
+        let values = Spi::get_one::<Vec<String>>("SELECT enumvals FROM pg_settings WHERE name = 'walrus.algorithm'")
+            .expect("pg_settings query")
+            .expect("walrus.algorithm has values");
+        let compiled: Vec<String> = Strategy::ALL.iter().map(|s| s.name().to_owned()).collect();
+        assert_eq!(
+            values, compiled,
+            "walrus.algorithm's values must list Strategy::ALL in order"
+        );
+    }
+
     fn setting_row(
         name: &str,
     ) -> (

@@ -13,7 +13,7 @@ use pgrx::shmem::PGRXSharedMemory;
 
 use walrus_strategies::{RecentChanges, StrategyState};
 
-use crate::sizing::Reading;
+use crate::stats::Reading;
 
 /// Plain data, no pointers: it lives in shared memory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,8 +55,15 @@ pub struct WalrusState {
     pub strategies: StrategyState,
 }
 
+// SAFETY: Copy plain data (integers, floats, bools and fixed arrays of them,
+// including RecentChanges and StrategyState: no pointers, no heap), so the bytes
+// mean the same in every process mapping the segment; it is written only as a
+// whole valid value (Default at shmem startup, then through STATE's guards).
 unsafe impl PGRXSharedMemory for WalrusState {}
 
+// SAFETY: "pg_walrus_state" is used by nothing else (ShmemInitStruct key and
+// LWLock tranche name, prefixed with the extension's name), and STATE is only
+// touched after pg_shmem_init! in _PG_init (guarded by `available()`).
 static STATE: PgLwLock<WalrusState> = unsafe { PgLwLock::new(c"pg_walrus_state") };
 
 /// Serialises writes of max_wal_size by the worker and walrus.analyze(apply):
@@ -72,8 +79,12 @@ pub struct ConfigWrites {
     pub written_at: pg_sys::TimestampTz,
 }
 
+// SAFETY: Copy plain data (two integers and a timestamp), no pointers; only
+// written as whole valid values under CONFIG_WRITES' LWLock.
 unsafe impl PGRXSharedMemory for ConfigWrites {}
 
+// SAFETY: "pg_walrus_config_writes" is unique (distinct from STATE's name and
+// prefixed with the extension's), and it is only used after pg_shmem_init!.
 static CONFIG_WRITES: PgLwLock<ConfigWrites> = unsafe { PgLwLock::new(c"pg_walrus_config_writes") };
 
 /// Set in the postmaster while preloading, inherited by every backend it
@@ -117,6 +128,8 @@ pub fn write_config(seen_generation: u64, size_mb: i32, write: impl FnOnce()) ->
     write();
     writes.generation += 1;
     writes.size_mb = size_mb;
+    // SAFETY: GetCurrentTimestamp only calls gettimeofday: no lock, allocation or
+    // ERROR, so it is fine while holding the LWLock, in any process.
     writes.written_at = unsafe { pg_sys::GetCurrentTimestamp() };
     Some(writes.generation)
 }
@@ -146,6 +159,9 @@ pub fn update<R>(change: impl FnOnce(&mut WalrusState) -> R) -> Option<R> {
 /// The worker's pid if it registered and its process is alive: a worker
 /// that crashed leaves its pid behind, which no live backend then has.
 pub fn running_worker_pid(state: &WalrusState) -> Option<i32> {
+    // SAFETY: called from SQL functions in backends (MyProc set, so the shared
+    // ProcArrayLock it takes internally can be waited on) on a copied state, with
+    // no pg_walrus LWLock held; the returned PGPROC is only NULL-tested, never read.
     (state.worker_pid != 0 && !unsafe { pg_sys::BackendPidGetProc(state.worker_pid) }.is_null())
         .then_some(state.worker_pid)
 }

@@ -4,34 +4,12 @@
 use walrus_strategies::evidence::{self, RawInterval};
 use walrus_strategies::profiles::Profile;
 use walrus_strategies::{
-    Algorithm, Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, StrategyState,
+    Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, Strategy, StrategyState,
 };
 
 use crate::shmem::WalrusState;
-use crate::stats::{self, CheckpointCounts};
+use crate::stats::Reading;
 use crate::{clock, guc, server};
-
-/// One reading of everything a cycle compares: counters, WAL positions and
-/// the monotonic time they were read at.
-#[derive(Debug, Clone, Copy)]
-pub struct Reading {
-    pub counts: CheckpointCounts,
-    pub insert_lsn: u64,
-    pub redo_lsn: u64,
-    pub mono_ns: i64,
-}
-
-/// Reads the server now. Needs a transaction (for the stats snapshot);
-/// `None` when the checkpoint statistics are unavailable.
-pub fn read_now() -> Option<Reading> {
-    let counts = stats::checkpoint_counts()?;
-    Some(Reading {
-        counts,
-        insert_lsn: server::wal_insert_lsn(),
-        redo_lsn: server::redo_lsn(),
-        mono_ns: clock::monotonic_ns(),
-    })
-}
 
 /// What is in force at one moment: the time-of-day profile (first match
 /// wins), the settings with its overrides, and the algorithm. Taken once per
@@ -42,7 +20,7 @@ pub struct Regime {
     pub profile: Option<Profile>,
     pub settings: Settings,
     /// The active profile's algorithm, else `walrus.algorithm`.
-    pub algorithm: Algorithm,
+    pub algorithm: Strategy,
 }
 
 impl Regime {
@@ -70,8 +48,8 @@ impl Regime {
 
     /// `algorithm`'s decision on `observation`, naming the profile in its
     /// metadata (history shows which profile a decision was made under).
-    pub fn decide(&self, algorithm: Algorithm, observation: &Observation, strategies: &StrategyState) -> Decision {
-        let mut decision = algorithm.strategy().decide(observation, &self.settings, strategies);
+    pub fn decide(&self, algorithm: Strategy, observation: &Observation, strategies: &StrategyState) -> Decision {
+        let mut decision = algorithm.decide(observation, &self.settings, strategies);
         if let (Some(name), serde_json::Value::Object(metadata)) = (self.profile_name(), &mut decision.metadata) {
             metadata.insert("profile".into(), serde_json::json!(name));
         }
@@ -152,9 +130,9 @@ pub struct Recommendation {
     pub forced_checkpoints: i64,
 }
 
-pub fn recommend(state: &WalrusState, reading: &Reading, regime: &Regime, algorithm: Algorithm) -> Recommendation {
+pub fn recommend(state: &WalrusState, reading: &Reading, regime: &Regime, algorithm: Strategy) -> Recommendation {
     let settings = &regime.settings;
-    let strategy = algorithm.strategy();
+    let strategy = algorithm;
     let observation = observe(state, reading, settings);
     let evidence = Evidence {
         has_baseline: state.has_baseline,

@@ -1,31 +1,31 @@
-//! Checkpoint counters, read from wherever this PostgreSQL version keeps them.
+//! What the server says now: the checkpoint counters and WAL positions one
+//! cycle (or SQL call) compares with the last, as one [`Reading`].
 //!
-//! PG 15/16 keep them with the bgwriter stats (`requested_checkpoints`,
+//! PG 15/16 keep the counters with the bgwriter stats (`requested_checkpoints`,
 //! `timed_checkpoints`); PG 17+ moved them to pg_stat_checkpointer
 //! (`num_requested`, `num_timed`). `compat` holds the per-version reading.
 
 use pgrx::pg_sys;
 
-use crate::compat;
-
-/// Cumulative checkpoint counters since the last stats reset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CheckpointCounts {
-    /// Checkpoints not started by checkpoint_timeout: WAL volume, but also
-    /// manual CHECKPOINT, base backups and CREATE DATABASE.
-    pub requested: i64,
-    /// Checkpoints started by checkpoint_timeout.
-    pub timed: i64,
-    /// When the counters were last reset (`pg_stat_reset_shared`, or stats
-    /// discarded after a crash). A change means the deltas are meaningless,
-    /// even when they happen to be positive.
-    pub reset_at: pg_sys::TimestampTz,
-}
+use crate::compat::{self, CheckpointCounts};
+use crate::{clock, server};
 
 /// Reads the counters fresh. Call inside a transaction: the stats snapshot
 /// lives until transaction end, so it is cleared first to see the counters
 /// as they are now rather than as they were when this transaction began.
+/// `None` outside a transaction.
 pub fn checkpoint_counts() -> Option<CheckpointCounts> {
+    // SAFETY: IsTransactionState only reads this process's CurrentTransactionState.
+    if !unsafe { pg_sys::IsTransactionState() } {
+        // Not a backend or connected worker inside a transaction: pgstat may not
+        // be attached (postmaster, _PG_init) and the snapshot would outlive it.
+        return None;
+    }
+    // SAFETY: in a transaction (checked above), hence past InitPostgres: pgstat is
+    // attached and MyProc exists for the stats LWLock. Clearing is what the
+    // SQL-callable pg_stat_clear_snapshot() does; the fetch returns
+    // &pgStatLocal.snapshot.checkpointer (process-local static storage, never
+    // freed) which read_counts copies from before anything can refill it.
     unsafe {
         pg_sys::pgstat_clear_snapshot();
         let stats = pg_sys::pgstat_fetch_stat_checkpointer();
@@ -34,4 +34,26 @@ pub fn checkpoint_counts() -> Option<CheckpointCounts> {
         }
         compat::read_counts(&*stats)
     }
+}
+
+/// One reading of everything a cycle compares: counters, WAL positions and
+/// the monotonic time they were read at.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading {
+    pub counts: CheckpointCounts,
+    pub insert_lsn: u64,
+    pub redo_lsn: u64,
+    pub mono_ns: i64,
+}
+
+/// Reads the server now. Needs a transaction (for the stats snapshot);
+/// `None` when the checkpoint statistics are unavailable.
+pub fn read_now() -> Option<Reading> {
+    let counts = checkpoint_counts()?;
+    Some(Reading {
+        counts,
+        insert_lsn: server::wal_insert_lsn(),
+        redo_lsn: server::redo_lsn(),
+        mono_ns: clock::monotonic_ns(),
+    })
 }

@@ -9,9 +9,10 @@
 use std::fmt;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 
-use pgrx::PgTryBuilder;
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::CaughtError;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode, PgTryBuilder};
 
 /// A PostgreSQL error (or Rust panic) caught in the worker.
 #[derive(Debug, Clone)]
@@ -26,6 +27,16 @@ impl fmt::Display for CaughtPgError {
             Some(detail) => write!(f, "{}: {}", self.message, detail),
             None => f.write_str(&self.message),
         }
+    }
+}
+
+impl CaughtPgError {
+    /// A WARNING with `message`, the caught error as its detail: the worker
+    /// goes on after it.
+    pub fn report_warning(&self, message: &'static str) {
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "pg_walrus")
+            .set_detail(self.to_string())
+            .report(PgLogLevel::WARNING);
     }
 }
 

@@ -12,11 +12,12 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{
-    Action, Blocked, Decision, Observation, Settings, SizingStrategy, StrategyState, early as rule, observe_all,
+    Action, ChangeKind, Decision, Observation, Settings, SizingStrategy, StrategyState, early as rule, observe_all,
 };
 
+use crate::entry::Entry;
 use crate::sizing::Regime;
-use crate::{alter_system, apply, clock, early, guc, history, queries, server, shmem, sizing, txn};
+use crate::{alter_system, apply, clock, early, guc, history, queries, server, shmem, sizing, stats, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -48,6 +49,8 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     log!("pg_walrus worker started");
 
     shmem::update(|state| {
+        // SAFETY: MyProcPid is this process's own pid, set at process start
+        // and never changed; read by value.
         state.worker_pid = unsafe { pg_sys::MyProcPid };
         // A restarted worker takes a fresh baseline rather than trusting one
         // from before it was stopped.
@@ -80,12 +83,20 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     // Exit status 1, like PostgreSQL's own workers stopped by SIGTERM: after
     // pg_terminate_backend the postmaster restarts us; during a server
     // shutdown it does not.
+    // SAFETY: the worker's main function, outside any transaction (every
+    // transaction is opened and closed by txn::guarded); proc_exit runs the
+    // exit callbacks (shared memory detach, lock release) and never returns.
     unsafe { pg_sys::proc_exit(1) };
 }
 
 /// Sets a setting for the worker's whole life, over any default from the
 /// database or role.
 fn set_option(name: &CStr, value: &CStr) {
+    // SAFETY: called once at worker start, after connecting to the database
+    // and outside a transaction, as PostgreSQL's own SET at connection start
+    // does; both are NUL-terminated C strings that outlive the call (the GUC
+    // code copies the value), and the two names set here (application_name,
+    // search_path) need no catalog access to check or assign.
     unsafe {
         pg_sys::SetConfigOption(
             name.as_ptr(),
@@ -142,6 +153,9 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>) -> Wa
 
 fn wait_on_latch(timeout: Duration) {
     let millis = timeout.as_millis().clamp(1, i64::MAX as u128) as std::os::raw::c_long;
+    // SAFETY: MyLatch is this process's own latch, set up at process start
+    // and owned by it (the only process that may wait on it); the events
+    // include WL_EXIT_ON_PM_DEATH, so a dead postmaster ends us inside.
     unsafe {
         pg_sys::WaitLatch(
             pg_sys::MyLatch,
@@ -157,6 +171,11 @@ fn wait_on_latch(timeout: Duration) {
 /// Re-reads the configuration files: without this the worker's view of
 /// walrus.*, max_wal_size and checkpoint_timeout would stay as at start.
 fn reload_configuration() {
+    // SAFETY: the worker is outside any transaction here (the main loop, or
+    // the start of a cycle), which is where PostgreSQL's own auxiliary
+    // processes call ProcessConfigFile(PGC_SIGHUP) too; clearing the
+    // process-local ConfigReloadPending first means a SIGHUP arriving during
+    // the reload sets it again rather than being lost.
     unsafe {
         pg_sys::ConfigReloadPending = 0;
         pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
@@ -207,17 +226,14 @@ impl Worker {
             reload_configuration();
             self.seen_generation = writes.generation;
         }
-        let reading = match txn::guarded(sizing::read_now) {
+        let reading = match txn::guarded(stats::read_now) {
             Ok(Some(reading)) => reading,
             Ok(None) => {
                 warning!("pg_walrus: checkpoint statistics are unavailable, skipping this cycle");
                 return;
             }
             Err(error) => {
-                report_warning(
-                    "pg_walrus: could not read checkpoint statistics, skipping this cycle",
-                    &error,
-                );
+                error.report_warning("pg_walrus: could not read checkpoint statistics, skipping this cycle");
                 return;
             }
         };
@@ -318,7 +334,7 @@ impl Worker {
                 debug1!("{message}");
             }
         }
-        let strategy = regime.algorithm.strategy();
+        let strategy = regime.algorithm;
         let mut decision = if early {
             decide_early(observation, regime, strategies)
         } else {
@@ -349,58 +365,34 @@ impl Worker {
         if !decision.changes_size() {
             return;
         }
-        if decision.action == Action::Capped {
-            warning!(
-                "pg_walrus: computed max_wal_size of {} MB exceeds walrus.max, capping at {} MB",
-                decision.computed_size_mb.unwrap_or(decision.new_size_mb),
-                decision.new_size_mb
-            );
-        }
-        let limits = guc::rate_limits();
-        if let Some(Err(blocked)) = shmem::update(|state| state.recent_changes.check(decided_at, &limits)) {
-            log_blocked(&blocked);
-            shmem::update(|state| state.total_skipped += 1);
-            self.record(&apply::skipped_entry(&decision, strategy, forced, &blocked));
-            return;
-        }
-        if guc::dry_run() {
-            apply::dry_run(&decision, decided_at);
-            self.record(&apply::dry_run_entry(&decision, strategy, forced));
-            return;
-        }
-        if !server::alter_system_allowed() {
-            apply::recommend_only(&decision);
-            self.record(&apply::recommend_only_entry(&decision, strategy, forced));
-            self.failed = None;
-            return;
-        }
-        let (new_size, seen) = (decision.new_size_mb, self.seen_generation);
-        let write = move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size));
-        match txn::guarded(write) {
-            Ok(None) => {
+        let change = apply::Change {
+            decision,
+            kind: ChangeKind::Automatic,
+            strategy,
+            forced,
+            at_secs: decided_at,
+            reading: None,
+        };
+        let seen = self.seen_generation;
+        let write = |new_size| {
+            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
+        };
+        match apply::apply(&change, write, &mut |entry| self.record(entry)) {
+            apply::Outcome::Superseded => {
                 log!("pg_walrus: decision superseded by a change applied meanwhile; deciding again next cycle");
             }
-            Ok(Some(generation)) => {
+            apply::Outcome::Applied(generation) => {
                 self.seen_generation = generation;
-                // The worker's own cycle already moved the baseline.
-                apply::resized(&decision, None, decided_at);
-                self.record(&apply::applied_entry(&decision, strategy, forced, generation));
                 self.failed = None;
             }
-            Err(error) => {
-                report_warning(
-                    "pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle",
-                    &error,
-                );
-                shmem::update(|state| state.total_failed += 1);
-                self.record(&apply::failed_entry(&decision, strategy, forced, &error.to_string()));
-                self.failed = Some(decision);
-            }
+            apply::Outcome::RecommendOnly => self.failed = None,
+            apply::Outcome::Failed => self.failed = Some(change.decision),
+            apply::Outcome::Held | apply::Outcome::DryRun => {}
         }
     }
 
     /// Writes a history row; sizing goes on whether or not that works.
-    fn record(&mut self, entry: &history::Entry) {
+    fn record(&mut self, entry: &Entry) {
         let result = txn::guarded(AssertUnwindSafe(|| history::record(entry)));
         self.warn_history(
             result
@@ -444,7 +436,7 @@ impl Worker {
             HistoryFailure::Table(history::HistoryError::Spi(error)) => {
                 warning!("pg_walrus: could not write walrus.history: {error}")
             }
-            HistoryFailure::Caught(error) => report_warning("pg_walrus: could not write walrus.history", &error),
+            HistoryFailure::Caught(error) => error.report_warning("pg_walrus: could not write walrus.history"),
         }
     }
 }
@@ -482,26 +474,4 @@ fn still_valid(decision: &Decision, observation: &Observation, settings: &Settin
             Action::Increase | Action::Capped => decision.new_size_mb <= settings.max_size_mb,
             Action::Decrease | Action::None => true,
         }
-}
-
-fn log_blocked(blocked: &Blocked) {
-    match *blocked {
-        Blocked::Cooldown { remaining_secs } => {
-            debug1!("pg_walrus: cooldown period active");
-            log!(
-                "pg_walrus: adjustment blocked - cooldown active ({} seconds remaining)",
-                remaining_secs.ceil()
-            );
-        }
-        Blocked::HourlyLimit { changes, limit, .. } => {
-            debug1!("pg_walrus: hourly change limit reached");
-            log!("pg_walrus: adjustment blocked - hourly limit reached ({changes} of {limit})");
-        }
-    }
-}
-
-fn report_warning(message: &'static str, error: &txn::CaughtPgError) {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "pg_walrus")
-        .set_detail(error.to_string())
-        .report(PgLogLevel::WARNING);
 }

@@ -25,20 +25,6 @@ use crate::state::{IntervalSample, StrategyState};
 use crate::target::steer;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
-/// The average's memory, kept in shared memory.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct AdaptiveState {
-    /// WAL per interval the load is expected to need, bytes (normalised to
-    /// checkpoint_timeout).
-    pub ema_wal_bytes: f64,
-    /// EMA of the absolute change between intervals, bytes: how steady the
-    /// load is (for the confidence only).
-    pub ema_change_bytes: f64,
-    pub samples: u32,
-    /// The average was last raised by an interval with forced checkpoints.
-    pub inflated: bool,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Adaptive;
 
@@ -102,7 +88,7 @@ impl SizingStrategy for Adaptive {
 mod tests {
     use super::*;
     use crate::Action;
-    use crate::strategy::observe_all;
+    use crate::compiled::observe_all;
 
     fn feed(state: &mut StrategyState, s: &Settings, wal_mb: f64) {
         let sample = IntervalSample {

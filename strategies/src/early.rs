@@ -429,7 +429,7 @@ mod tests {
     fn the_early_decision_is_the_full_intervals_decision() {
         // The multiplicative default on a storm of 3 forced checkpoints a
         // second at 64 MB: 5 s of it decide what the 30 s would have.
-        use crate::{Algorithm, SizingStrategy, StrategyState};
+        use crate::{Multiplicative, SizingStrategy, StrategyState};
         let s = settings(30.0);
         let at = |secs: f64| Observation {
             current_size_mb: 64,
@@ -439,7 +439,7 @@ mod tests {
             interval_secs: secs,
             ..Observation::default()
         };
-        let strategy = Algorithm::Multiplicative.strategy();
+        let strategy = Multiplicative;
         let state = StrategyState::default();
         let waited = strategy.decide(&at(30.0), &s, &state);
         let early = strategy.decide(&extrapolate(&at(5.0), &s), &s, &state);

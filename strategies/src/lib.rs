@@ -18,12 +18,18 @@ mod multiplicative;
 mod observation;
 pub mod profiles;
 mod rate_limit;
+mod route;
 mod shrink;
 pub mod simulator;
 pub mod state;
 mod strategy;
 #[cfg(any(feature = "adaptive", feature = "percentile"))]
 mod target;
+
+// After `strategy`, on purpose: enum_dispatch writes the trait's impl for
+// the enum where it meets the second of the two, so it lands in `compiled`,
+// which can name both, and `strategy` never has to name the enum.
+mod compiled;
 
 #[cfg(feature = "adaptive")]
 pub mod adaptive;
@@ -34,6 +40,7 @@ mod example;
 #[cfg(feature = "percentile")]
 mod percentile;
 
+pub use compiled::{Strategy, observe_all};
 pub use confidence::{Evidence, seed_confidence};
 pub use decision::{Action, Decision};
 pub use evidence::RawInterval;
@@ -41,6 +48,7 @@ pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
+pub use route::{ChangeKind, Route, route};
 pub use shrink::{recent_wal_need_mb, shrink};
 pub use state::{IntervalSample, StrategyState};
-pub use strategy::{Algorithm, SizingStrategy, Strategy, observe_all};
+pub use strategy::SizingStrategy;

@@ -13,7 +13,7 @@
 
 use serde::Deserialize;
 
-use crate::{Algorithm, Settings};
+use crate::{Settings, Strategy};
 
 const DAY_NAMES: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
@@ -79,8 +79,8 @@ impl Profile {
         s
     }
 
-    pub fn algorithm(&self) -> Option<Algorithm> {
-        self.algorithm.as_deref().and_then(Algorithm::from_name)
+    pub fn algorithm(&self) -> Option<Strategy> {
+        self.algorithm.as_deref().and_then(Strategy::from_name)
     }
 }
 
@@ -128,10 +128,10 @@ pub fn parse(text: &str) -> Result<Vec<Profile>, String> {
         if let Some(t) = p.threshold.filter(|t| !(1..=1000).contains(t)) {
             return Err(format!("{which}: \"threshold\" must be 1..1000, not {t}."));
         }
-        if let Some(name) = p.algorithm.as_deref().filter(|a| Algorithm::from_name(a).is_none()) {
+        if let Some(name) = p.algorithm.as_deref().filter(|a| Strategy::from_name(a).is_none()) {
             return Err(format!(
                 "{which}: algorithm \"{name}\" is not compiled in; available: {}.",
-                Algorithm::names()
+                Strategy::names()
             ));
         }
     }

@@ -5,9 +5,6 @@
 //! The crate owns the combined type: a strategy that needs state adds its
 //! field here (behind its feature) and nothing in the extension changes.
 
-#[cfg(feature = "adaptive")]
-use crate::adaptive::AdaptiveState;
-
 /// Bumped whenever the layout changes, so a mismatched reader can tell.
 pub const STATE_VERSION: u32 = 2;
 
@@ -80,6 +77,21 @@ impl WalRing {
     pub fn last(&self) -> Option<&IntervalSample> {
         self.iter().last()
     }
+}
+
+/// adaptive's moving average (`crate::adaptive`).
+#[cfg(feature = "adaptive")]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AdaptiveState {
+    /// WAL per interval the load is expected to need, bytes (normalised to
+    /// checkpoint_timeout).
+    pub ema_wal_bytes: f64,
+    /// EMA of the absolute change between intervals, bytes: how steady the
+    /// load is (for the confidence only).
+    pub ema_change_bytes: f64,
+    pub samples: u32,
+    /// The average was last raised by an interval with forced checkpoints.
+    pub inflated: bool,
 }
 
 /// Everything the compiled strategies remember.

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use walrus_strategies::evidence::BYTES_PER_MB;
 use walrus_strategies::{
-    Action, Algorithm, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, observe_all,
+    Action, IntervalSample, Observation, Settings, SizingStrategy, Strategy as Compiled, StrategyState, observe_all,
 };
 
 fn settings() -> impl Strategy<Value = Settings> {
@@ -63,9 +63,9 @@ proptest! {
             quiet_intervals: quiet,
             ..Default::default()
         };
-        for &algorithm in Algorithm::ALL {
-            let d = algorithm.strategy().decide(&obs, &s, &state);
-            let name = algorithm.name();
+        for &strategy in Compiled::ALL {
+            let d = strategy.decide(&obs, &s, &state);
+            let name = strategy.name();
             prop_assert_eq!(d.old_size_mb, current);
             match d.action {
                 Action::Increase | Action::Capped => {
@@ -78,7 +78,7 @@ proptest! {
                 }
                 Action::None => prop_assert_eq!(d.new_size_mb, current),
             }
-            let confidence = algorithm.strategy().confidence(&Default::default(), &state);
+            let confidence = strategy.confidence(&Default::default(), &state);
             prop_assert!(confidence <= 100);
         }
     }

@@ -19,10 +19,10 @@ mod traces;
 
 pub use traces::{Trace, TraceInterval, standard_traces};
 
+use crate::compiled::observe_all;
 use crate::evidence::{BYTES_PER_MB, RawInterval, observe, size_for_wal_mb, trigger_distance_bytes};
 use crate::state::{IntervalSample, StrategyState};
-use crate::strategy::observe_all;
-use crate::{Algorithm, RateLimits, RecentChanges, Settings, SizingStrategy};
+use crate::{RateLimits, RecentChanges, Settings, SizingStrategy, Strategy};
 
 /// One simulated interval, for tables, CSV and plots.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,9 +135,9 @@ impl Checkpointer {
     }
 }
 
-/// Runs `algorithm` over `trace` (None: the oracle, which sets each
+/// Runs `strategy` over `trace` (None: the oracle, which sets each
 /// interval's ideal size in advance).
-pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario) -> Summary {
+pub fn simulate(strategy: Option<Strategy>, trace: &Trace, scenario: &Scenario) -> Summary {
     let settings = &scenario.settings;
     let interval_secs = settings.checkpoint_timeout_secs;
     let mut state = StrategyState::default();
@@ -150,7 +150,7 @@ pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario
 
     for (i, interval) in trace.intervals.iter().enumerate() {
         let oracle = oracle_mb(interval.wal_mb, settings);
-        if algorithm.is_none() {
+        if strategy.is_none() {
             size = oracle;
         }
         let carried_before = checkpointer.wal_since_redo;
@@ -164,7 +164,7 @@ pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario
             changed: false,
         };
 
-        if let Some(algorithm) = algorithm {
+        if let Some(strategy) = strategy {
             let raw = RawInterval {
                 current_size_mb: size,
                 requested,
@@ -185,7 +185,7 @@ pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario
             };
             observe_all(&mut state, &sample, settings);
             quiet = obs.quiet_intervals;
-            let decision = algorithm.strategy().decide(&obs, settings, &state);
+            let decision = strategy.decide(&obs, settings, &state);
             let now = (i + 1) as f64 * interval_secs;
             if decision.changes_size() && recent.check(now, &scenario.limits).is_ok() {
                 if decision.new_size_mb > size && forced == 0 {
@@ -200,7 +200,7 @@ pub fn simulate(algorithm: Option<Algorithm>, trace: &Trace, scenario: &Scenario
         steps.push(step);
     }
     summarise(
-        algorithm.map_or("oracle", |a| a.name()),
+        strategy.map_or("oracle", |s| s.name()),
         trace,
         steps,
         growth_without_pressure,
@@ -232,8 +232,8 @@ pub fn compare(scenario: &Scenario) -> Vec<Summary> {
     let mut out = Vec::new();
     for trace in standard_traces() {
         out.push(simulate(None, &trace, scenario));
-        for &algorithm in Algorithm::ALL {
-            out.push(simulate(Some(algorithm), &trace, scenario));
+        for &strategy in Strategy::ALL {
+            out.push(simulate(Some(strategy), &trace, scenario));
         }
     }
     out

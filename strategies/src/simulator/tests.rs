@@ -2,8 +2,8 @@
 
 use super::*;
 
-fn run(algorithm: Option<Algorithm>, trace: &Trace) -> Summary {
-    simulate(algorithm, trace, &Scenario::default())
+fn run(strategy: Option<Strategy>, trace: &Trace) -> Summary {
+    simulate(strategy, trace, &Scenario::default())
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn a_static_default_size_does_force_checkpoints() {
         },
         ..Scenario::default()
     };
-    assert!(simulate(Some(Algorithm::Multiplicative), trace, &scenario).forced_total > 40);
+    assert!(simulate(Some(Strategy::Multiplicative(crate::Multiplicative)), trace, &scenario).forced_total > 40);
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn manual_checkpoints_never_grow_any_strategy() {
         .into_iter()
         .find(|t| t.name == "checkpoint_noise")
         .unwrap();
-    for &algorithm in Algorithm::ALL {
+    for &strategy in Strategy::ALL {
         for threshold in [1, 2, 6] {
             let scenario = Scenario {
                 settings: Settings {
@@ -44,13 +44,13 @@ fn manual_checkpoints_never_grow_any_strategy() {
                 },
                 ..Scenario::default()
             };
-            let s = simulate(Some(algorithm), &noise, &scenario);
+            let s = simulate(Some(strategy), &noise, &scenario);
             let grew = s.steps.windows(2).filter(|w| w[1].size_mb > w[0].size_mb).count();
             assert_eq!(
                 grew,
                 0,
                 "{} grew on manual CHECKPOINTs at threshold {threshold}",
-                algorithm.name()
+                strategy.name()
             );
         }
     }
@@ -60,8 +60,8 @@ fn manual_checkpoints_never_grow_any_strategy() {
 fn limits_hold_on_every_trace() {
     let settings = Settings::default();
     for trace in standard_traces() {
-        for &algorithm in Algorithm::ALL {
-            let s = run(Some(algorithm), &trace);
+        for &strategy in Strategy::ALL {
+            let s = run(Some(strategy), &trace);
             for step in &s.steps {
                 assert!(
                     step.size_mb <= settings.ceiling_mb().max(1024),
@@ -100,7 +100,7 @@ fn limits_hold_on_every_trace() {
 #[test]
 fn adaptive_meets_the_targets() {
     for trace in standard_traces() {
-        let s = run(Some(Algorithm::Adaptive), &trace);
+        let s = run(Some(Strategy::Adaptive(crate::adaptive::Adaptive)), &trace);
         assert!(
             s.max_loud_intervals_per_change <= 1,
             "{}: {} loud intervals after a change",
@@ -131,6 +131,11 @@ fn continuous_loads_force_no_checkpoint_with_adaptive() {
         .into_iter()
         .filter(|t| t.name == "diurnal" || t.name == "slow_ramp")
     {
-        assert_eq!(run(Some(Algorithm::Adaptive), &trace).forced_total, 0, "{}", trace.name);
+        assert_eq!(
+            run(Some(Strategy::Adaptive(crate::adaptive::Adaptive)), &trace).forced_total,
+            0,
+            "{}",
+            trace.name
+        );
     }
 }
