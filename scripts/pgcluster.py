@@ -5,6 +5,10 @@ Each cluster lives in its own temporary directory, owned by an unprivileged
 user (PostgreSQL refuses to run as root), listens only on 127.0.0.1 on a port
 nobody else uses, and is stopped and removed by `close()` (or the `with`
 block), also when the caller fails.
+
+`wal_fs_mb=N` puts pg_wal on a filesystem of its own: a tmpfs of N MB mounted
+inside the cluster's directory (initdb --waldir), for tests of what happens
+when that filesystem fills. It needs root; `close()` unmounts it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -61,6 +67,83 @@ def _as_pg_user(cmd: list[str]) -> list[str]:
     return cmd
 
 
+@dataclass(frozen=True)
+class FsUsage:
+    """statvfs() of a filesystem, in bytes."""
+
+    size: int
+    used: int
+    available: int  # f_bavail: what a non-root process can still use
+
+
+def fs_usage(path: Path | str) -> FsUsage:
+    st = os.statvfs(path)
+    return FsUsage(
+        size=st.f_blocks * st.f_frsize,
+        used=(st.f_blocks - st.f_bfree) * st.f_frsize,
+        available=st.f_bavail * st.f_frsize,
+    )
+
+
+def dir_files_bytes(path: Path) -> int:
+    """The bytes of the regular files directly in `path` (not in its
+    subdirectories), as pg_walrus counts pg_wal. Files that vanish while we
+    look (a checkpoint removing or renaming segments) are skipped."""
+    total = 0
+    with os.scandir(path) as entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
+class WalSampler:
+    """Samples pg_wal's size (and its filesystem's use) every `interval`
+    seconds in a background thread, from start() (or `with`) to stop(), and
+    keeps the peaks: what a test that never looked at the right moment would
+    miss."""
+
+    def __init__(self, cluster: Cluster, interval: float = 0.2):
+        self.cluster = cluster
+        self.interval = interval
+        self.peak_pg_wal = 0
+        self.peak_fs_used = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="wal-sampler")
+
+    def _sample(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.peak_pg_wal = max(self.peak_pg_wal, self.cluster.pg_wal_bytes())
+            if self.cluster.wal_mount is not None:
+                self.peak_fs_used = max(self.peak_fs_used, self.cluster.wal_fs_usage().used)
+            self.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self._sample()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 class Cluster:
     """One initdb'd, started PostgreSQL cluster."""
 
@@ -71,6 +154,7 @@ class Cluster:
         preload: bool = True,
         name: str = "walrus",
         standby_of: Cluster | None = None,
+        wal_fs_mb: int | None = None,
     ):
         self.version = str(version)
         self.bindir = pg_bindir(self.version)
@@ -80,44 +164,56 @@ class Cluster:
         self.datadir = self.root / "data"
         self.logfile = self.root / "server.log"
         self.port = free_port()
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam(PG_USER)
-            os.chown(self.root, pw.pw_uid, pw.pw_gid)
-        if standby_of is None:
-            self._run(
-                [
-                    str(self.bindir / "initdb"),
-                    "-D",
-                    str(self.datadir),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
-                    "--locale=C",
-                ]
-            )
-        else:
-            # A streaming standby: a base backup of the running primary with
-            # standby.signal and primary_conninfo written by -R.
-            self._run(
-                [
-                    str(self.bindir / "pg_basebackup"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(standby_of.port),
-                    "-U",
-                    "postgres",
-                    "-D",
-                    str(self.datadir),
-                    "-R",
-                    "-X",
-                    "stream",
-                    "--no-sync",
-                ]
-            )
+        self.wal_mount: Path | None = None
+        self.started = False
+        try:
+            if os.geteuid() == 0:
+                pw = pwd.getpwnam(PG_USER)
+                os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            waldir = []
+            if wal_fs_mb is not None:
+                self._mount_wal_fs(wal_fs_mb)
+                waldir = ["--waldir", str(self.wal_mount / "pg_wal")]
+            if standby_of is None:
+                self._run(
+                    [
+                        str(self.bindir / "initdb"),
+                        "-D",
+                        str(self.datadir),
+                        "-U",
+                        "postgres",
+                        "--auth=trust",
+                        "--no-sync",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        *waldir,
+                    ]
+                )
+            else:
+                # A streaming standby: a base backup of the running primary with
+                # standby.signal and primary_conninfo written by -R.
+                self._run(
+                    [
+                        str(self.bindir / "pg_basebackup"),
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(standby_of.port),
+                        "-U",
+                        "postgres",
+                        "-D",
+                        str(self.datadir),
+                        "-R",
+                        "-X",
+                        "stream",
+                        "--no-sync",
+                        *waldir,
+                    ]
+                )
+        except BaseException:
+            self._remove_files()
+            raise
         base = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
@@ -132,10 +228,62 @@ class Cluster:
         with open(self.datadir / "postgresql.conf", "a") as conf:
             conf.write("\n# pg_walrus test settings\n")
             conf.writelines(f"{key} = {value}\n" for key, value in base.items())
-        self.started = False
 
     def _run(self, cmd: list[str], check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(_as_pg_user(cmd), check=check, capture_output=True, text=True)
+
+    # --- pg_wal on a filesystem of its own -------------------------------------
+    def _mount_wal_fs(self, megabytes: int) -> None:
+        if os.geteuid() != 0:
+            raise RuntimeError("wal_fs_mb needs root: it mounts a tmpfs")
+        mount = self.root / "walfs"
+        mount.mkdir()
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={megabytes}M,mode=0700", "tmpfs", str(mount)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        self.wal_mount = mount
+        pw = pwd.getpwnam(PG_USER)
+        os.chown(mount, pw.pw_uid, pw.pw_gid)
+
+    def _unmount_wal_fs(self) -> None:
+        if self.wal_mount is None:
+            return
+        mount = str(self.wal_mount)
+        # A process that outlived the stop may still hold a file open on it:
+        # a lazy unmount detaches it now and frees it when that one exits.
+        if subprocess.run(["umount", mount], check=False, capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+        self.wal_mount = None
+
+    def _remove_files(self) -> None:
+        try:
+            self._unmount_wal_fs()
+        finally:
+            if not os.environ.get("WALRUS_KEEP_CLUSTERS"):
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    @property
+    def waldir(self) -> Path:
+        """The real pg_wal directory (on the WAL filesystem if there is one)."""
+        if self.wal_mount is not None:
+            return self.wal_mount / "pg_wal"
+        return self.datadir / "pg_wal"
+
+    def wal_fs_usage(self) -> FsUsage:
+        """statvfs() of the filesystem pg_wal is on."""
+        return fs_usage(self.waldir)
+
+    def pg_wal_bytes(self) -> int:
+        """The bytes of the regular files in pg_wal/ (not archive_status/ or
+        summaries/), as pg_walrus measures it."""
+        return dir_files_bytes(self.waldir)
+
+    def sample_wal(self, interval: float = 0.2) -> WalSampler:
+        """`with cluster.sample_wal() as sampler:` ... sampler.peak_pg_wal."""
+        return WalSampler(self, interval)
 
     # --- lifecycle -----------------------------------------------------------
     def start(self) -> Cluster:
@@ -187,10 +335,13 @@ class Cluster:
 
     def close(self) -> None:
         try:
+            # A postmaster we lost track of (pg_ctl start timed out, yet the
+            # server came up) is stopped too: its pg_wal may be a mount.
+            if (self.datadir / "postmaster.pid").exists():
+                self.started = True
             self.stop("immediate")
         finally:
-            if not os.environ.get("WALRUS_KEEP_CLUSTERS"):
-                shutil.rmtree(self.root, ignore_errors=True)
+            self._remove_files()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -6,9 +6,11 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Value, json};
+use walrus_strategies::disk::{DiskLimit, DiskReading};
+use walrus_strategies::evidence::BYTES_PER_MB;
 use walrus_strategies::{Action, ChangeKind, SizingStrategy, Strategy};
 
-use crate::shmem::WalrusState;
+use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
 use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem, stats};
 
@@ -49,6 +51,18 @@ fn status() -> JsonB {
         "cooldown_remaining_sec": limits.cooldown_remaining_secs.ceil() as i64,
         "changes_this_hour": limits.changes_this_hour,
         "hourly_limit_reached": limits.changes_this_hour >= limits.max_changes_per_hour,
+        // The WAL disk guard (specs/disk.md).
+        "wal_disk_fraction": guc::max_wal_disk_fraction(),
+        "wal_disk_available_mb": disk_mb(&state, |r| r.available_bytes),
+        "pg_wal_mb": disk_mb(&state, |r| r.pg_wal_bytes),
+        "wal_retained_mb": disk_mb(&state, |r| r.retained_bytes),
+        "disk_ceiling_mb": settings.disk.ceiling_mb(),
+        "effective_ceiling_mb": settings.ceiling_mb(),
+        "disk_limits_growth": settings.limited_by_disk(),
+        "disk_growth_held": state.disk.guard.held().is_some(),
+        "disk_measured": !matches!(settings.disk, DiskLimit::Unmeasured),
+        "disk_last_check_time": timestamp(state.disk.measured_at),
+        "disk_clamps": state.disk.clamps,
     }))
 }
 
@@ -222,6 +236,12 @@ fn reset() -> bool {
             worker_pid: state.worker_pid,
             strategies: state.strategies,
             recent_changes: state.recent_changes,
+            // The guard's view of the disk and its hold are safety state;
+            // only its counter is reset.
+            disk: DiskState {
+                clamps: 0,
+                ..state.disk
+            },
             ..WalrusState::default()
         };
         if let Some(reading) = &reading {
@@ -330,6 +350,14 @@ fn stats_unavailable_json(algorithm: Strategy) -> Value {
         "confidence": 0,
         "strategy": algorithm.name(),
     })
+}
+
+/// Whole MB of the last disk reading, null before the first measurement.
+fn disk_mb(state: &WalrusState, part: impl Fn(&DiskReading) -> f64) -> Value {
+    if state.disk.measured_mono_ns == 0 {
+        return Value::Null;
+    }
+    json!((part(&state.disk.reading) / BYTES_PER_MB).floor() as i64)
 }
 
 fn timestamp(ts: pg_sys::TimestampTz) -> Value {

@@ -58,8 +58,13 @@ pub fn apply(
 ) -> Outcome {
     let decision = &change.decision;
     if change.kind.warns_when_capped() && decision.action == Action::Capped {
+        // Stamped by walrus_strategies::limits::annotate_ceiling.
+        let ceiling = match decision.metadata.get("limited_by").and_then(Value::as_str) {
+            Some("disk") => "the WAL disk ceiling",
+            _ => "walrus.max",
+        };
         warning!(
-            "pg_walrus: computed max_wal_size of {} MB exceeds walrus.max, capping at {} MB",
+            "pg_walrus: computed max_wal_size of {} MB exceeds {ceiling}, capping at {} MB",
             decision.computed_size_mb.unwrap_or(decision.new_size_mb),
             decision.new_size_mb
         );

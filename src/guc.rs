@@ -23,6 +23,7 @@ static THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(2);
 static DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static SHRINK_ENABLE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static SHRINK_FACTOR: GucSetting<f64> = GucSetting::<f64>::new(0.75);
+static MAX_WAL_DISK_FRACTION: GucSetting<f64> = GucSetting::<f64>::new(0.25);
 static SHRINK_INTERVALS: GucSetting<i32> = GucSetting::<i32>::new(5);
 static MIN_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 static HISTORY_RETENTION_DAYS: GucSetting<i32> = GucSetting::<i32>::new(30);
@@ -105,6 +106,18 @@ pub fn init(preloading: bool) {
         c"Lets pg_walrus shrink max_wal_size after sustained quiet.",
         c"A shrink happens after walrus.shrink_intervals quiet intervals in a row.",
         &SHRINK_ENABLE,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"walrus.max_wal_disk_fraction",
+        c"Share of the WAL filesystem's usable space max_wal_size may take; 0 turns the disk guard off.",
+        c"Usable is free space plus what pg_wal holds now, minus WAL retained by replication slots, \
+          wal_keep_size or the archiver. pg_wal can peak at twice max_wal_size, so 0.25 keeps half the \
+          space free. pg_walrus never grows past this ceiling and lowers a max_wal_size above it.",
+        &MAX_WAL_DISK_FRACTION,
+        0.0,
+        1.0,
         GucContext::Sighup,
         GucFlags::default(),
     );
@@ -395,6 +408,11 @@ pub fn shrink_enabled() -> bool {
 
 pub fn shrink_factor() -> f64 {
     SHRINK_FACTOR.get()
+}
+
+/// `walrus.max_wal_disk_fraction`; 0 means the disk guard is off.
+pub fn max_wal_disk_fraction() -> f64 {
+    MAX_WAL_DISK_FRACTION.get()
 }
 
 pub fn shrink_intervals() -> i32 {

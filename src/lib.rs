@@ -9,6 +9,7 @@ mod api;
 mod apply;
 mod clock;
 mod compat;
+mod disk_guard;
 mod early;
 mod entry;
 mod guc;

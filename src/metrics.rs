@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::apply::RateLimitStatus;
+use crate::sizing::Regime;
 use crate::{guc, server, shmem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +50,8 @@ pub fn collect() -> Vec<Metric> {
         value: value as f64,
     };
     let flag = |on: bool| if on { 1.0 } else { 0.0 };
+    let settings = Regime::now().settings;
+    let disk_ceiling_mb = settings.disk.ceiling_mb().unwrap_or(0);
     vec![
         gauge(
             "walrus_max_wal_size_bytes",
@@ -59,6 +62,26 @@ pub fn collect() -> Vec<Metric> {
             "walrus_max_allowed_bytes",
             "Maximum allowed by walrus.max.",
             f64::from(guc::max_size_mb()) * MB,
+        ),
+        gauge(
+            "walrus_effective_ceiling_bytes",
+            "Largest size pg_walrus may grow to now: walrus.max (or the active profile's max_size), lowered by the WAL disk ceiling.",
+            f64::from(settings.ceiling_mb()) * MB,
+        ),
+        gauge(
+            "walrus_wal_disk_available_bytes",
+            "Free space a non-root process can use on the filesystem that holds pg_wal, at the last check.",
+            state.disk.reading.available_bytes,
+        ),
+        gauge(
+            "walrus_disk_ceiling_bytes",
+            "The WAL disk ceiling (walrus.max_wal_disk_fraction of the usable space); 0 when the guard is off or the disk unmeasured.",
+            f64::from(disk_ceiling_mb) * MB,
+        ),
+        counter(
+            "walrus_disk_clamps_total",
+            "Times the disk guard lowered a max_wal_size the WAL disk could no longer hold.",
+            state.disk.clamps,
         ),
         gauge(
             "walrus_min_size_bytes",

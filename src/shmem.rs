@@ -11,6 +11,7 @@ use pgrx::pg_shmem_init;
 use pgrx::prelude::*;
 use pgrx::shmem::PGRXSharedMemory;
 
+use walrus_strategies::disk::{DiskGuard, DiskReading};
 use walrus_strategies::{RecentChanges, StrategyState};
 
 use crate::stats::Reading;
@@ -53,10 +54,27 @@ pub struct WalrusState {
     pub recent_changes: RecentChanges,
     /// What every compiled strategy remembers (owned by the strategies crate).
     pub strategies: StrategyState,
+    /// What the WAL disk guard saw last (src/disk_guard.rs).
+    pub disk: DiskState,
 }
 
-// SAFETY: Copy plain data (integers, floats, bools and fixed arrays of them,
-// including RecentChanges and StrategyState: no pointers, no heap), so the bytes
+/// What the guard saw last, in shared memory (plain data).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiskState {
+    pub reading: DiskReading,
+    /// The last check measured the disk.
+    pub ok: bool,
+    /// When the last good measurement was taken: CLOCK_MONOTONIC ns (0 =
+    /// never) and timestamptz.
+    pub measured_mono_ns: i64,
+    pub measured_at: pg_sys::TimestampTz,
+    pub guard: DiskGuard,
+    /// Clamps applied.
+    pub clamps: i64,
+}
+
+// SAFETY: Copy plain data (integers, floats, bools, fixed arrays and Options of
+// them, including RecentChanges, StrategyState and DiskState: no pointers, no heap), so the bytes
 // mean the same in every process mapping the segment; it is written only as a
 // whole valid value (Default at shmem startup, then through STATE's guards).
 unsafe impl PGRXSharedMemory for WalrusState {}

@@ -9,7 +9,7 @@ use walrus_strategies::{
 
 use crate::shmem::WalrusState;
 use crate::stats::Reading;
-use crate::{clock, guc, server};
+use crate::{clock, disk_guard, guc, server, shmem};
 
 /// What is in force at one moment: the time-of-day profile (first match
 /// wins), the settings with its overrides, and the algorithm. Taken once per
@@ -49,7 +49,7 @@ impl Regime {
     /// `algorithm`'s decision on `observation`, naming the profile in its
     /// metadata (history shows which profile a decision was made under).
     pub fn decide(&self, algorithm: Strategy, observation: &Observation, strategies: &StrategyState) -> Decision {
-        let mut decision = algorithm.decide(observation, &self.settings, strategies);
+        let mut decision = algorithm.decide_bounded(observation, &self.settings, strategies);
         if let (Some(name), serde_json::Value::Object(metadata)) = (self.profile_name(), &mut decision.metadata) {
             metadata.insert("profile".into(), serde_json::json!(name));
         }
@@ -81,6 +81,7 @@ fn configured_settings() -> Settings {
         additive_increment_mb: guc::additive_increment_mb(),
         ema_alpha: guc::ema_alpha(),
         target_percentile: guc::target_percentile(),
+        disk: disk_guard::limit(&shmem::snapshot()),
     }
 }
 

@@ -12,12 +12,14 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{
-    Action, ChangeKind, Decision, Observation, Settings, SizingStrategy, StrategyState, early as rule, observe_all,
+    Action, ChangeKind, Decision, Observation, Settings, SizingStrategy, StrategyState, disk, early as rule,
+    observe_all,
 };
 
 use crate::entry::Entry;
 use crate::sizing::Regime;
-use crate::{alter_system, apply, clock, early, guc, history, queries, server, shmem, sizing, stats, txn};
+
+use crate::{alter_system, apply, clock, disk_guard, early, guc, history, queries, server, shmem, sizing, stats, txn};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -62,6 +64,8 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
 
     let mut worker = Worker::default();
     let mut woke_ns = clock::monotonic_ns();
+    // Every cycle decides with a fresh look at the WAL disk.
+    worker.check_disk();
     worker.cycle(woke_ns, false);
     let mut was_early = false;
     loop {
@@ -69,12 +73,20 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
         // a change could not stop (a failed ALTER SYSTEM, dry run) costs at
         // most one extra cycle per interval, never a cycle per look.
         let mut watch = (!was_early).then(early::Watch::new);
-        let wake = sleep_one_interval(woke_ns, watch.as_mut());
+        let wake = loop {
+            match sleep_one_interval(woke_ns, watch.as_mut(), worker.next_disk_check_ns) {
+                // The disk is watched whatever the interval: a filling disk
+                // is noticed within seconds, not at the interval's end.
+                Wake::DiskCheck => worker.check_disk(),
+                wake => break wake,
+            }
+        };
         if wake == Wake::Stop {
             break;
         }
         woke_ns = clock::monotonic_ns();
         was_early = wake == Wake::Early;
+        worker.check_disk();
         worker.cycle(woke_ns, was_early);
     }
 
@@ -113,6 +125,8 @@ enum Wake {
     Interval,
     /// Early reaction: a look inside the interval saw a storm to decide on now.
     Early,
+    /// The WAL disk guard's check is due (the interval goes on after it).
+    DiskCheck,
     /// SIGTERM: the worker must stop.
     Stop,
 }
@@ -120,11 +134,12 @@ enum Wake {
 /// Sleeps until a full `checkpoint_timeout` has passed since `since_ns`,
 /// processing configuration reloads as they arrive and, with a `watch`,
 /// looking at the interval so far when a look is due (which may end the
-/// interval early). Any signal wakes the latch early; the deadline is
+/// interval early), and waking for the disk guard's check at
+/// `disk_check_ns` (monotonic). Any signal wakes the latch early; the deadline is
 /// re-derived from elapsed time on a monotonic clock each time, so early
 /// wakes neither shorten the interval nor delay a reload. Postmaster death
 /// ends the process inside WaitLatch.
-fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>) -> Wake {
+fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>, disk_check_ns: i64) -> Wake {
     let elapsed = || Duration::from_nanos(clock::monotonic_ns().saturating_sub(since_ns).max(0) as u64);
     loop {
         // Checked once per wake: the flag is cleared by reading it.
@@ -144,7 +159,14 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>) -> Wa
             .as_deref()
             .and_then(|w| w.until_next_look(elapsed()))
             .unwrap_or(remaining);
-        wait_on_latch(remaining.min(until_look));
+        let Some(until_disk_check) = u64::try_from(disk_check_ns - clock::monotonic_ns())
+            .ok()
+            .map(Duration::from_nanos)
+            .filter(|d| !d.is_zero())
+        else {
+            return Wake::DiskCheck;
+        };
+        wait_on_latch(remaining.min(until_look).min(until_disk_check));
         if BackgroundWorker::sighup_received() {
             reload_configuration();
         }
@@ -205,6 +227,8 @@ struct Worker {
     seen_generation: u64,
     /// WAL per statement at the last cycle (pg_stat_statements, if there).
     wal_by_query: Option<queries::WalByQuery>,
+    /// When the WAL disk guard checks next (CLOCK_MONOTONIC ns).
+    next_disk_check_ns: i64,
 }
 
 impl Worker {
@@ -219,13 +243,7 @@ impl Worker {
     /// evidence is judged scaled to a full interval (`rule::extrapolate`).
     fn cycle(&mut self, woke_ns: i64, early: bool) {
         self.history_warned = false;
-        // walrus.analyze(apply := true) may have written max_wal_size since
-        // the last cycle; read the file now rather than wait for the SIGHUP.
-        let writes = shmem::config_writes();
-        if writes.generation != self.seen_generation {
-            reload_configuration();
-            self.seen_generation = writes.generation;
-        }
+        self.catch_up_with_writes();
         let reading = match txn::guarded(stats::read_now) {
             Ok(Some(reading)) => reading,
             Ok(None) => {
@@ -352,13 +370,70 @@ impl Worker {
         self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
 
+    /// walrus.analyze(apply := true) may have written max_wal_size since the
+    /// worker last looked: read the file now rather than wait for the SIGHUP,
+    /// so decisions start from the size in force.
+    fn catch_up_with_writes(&mut self) {
+        let writes = shmem::config_writes();
+        if writes.generation != self.seen_generation {
+            reload_configuration();
+            self.seen_generation = writes.generation;
+        }
+    }
+
+    /// The WAL disk guard's check (specs/disk.md): measure, and lower a
+    /// max_wal_size the disk can no longer hold at once. A safety change: the
+    /// rate limits do not hold it back, and it counts toward them.
+    fn check_disk(&mut self) {
+        let period_secs = disk::CHECK_SECS.min(server::checkpoint_timeout_secs().max(1) as u64);
+        self.next_disk_check_ns = clock::monotonic_ns() + (period_secs * 1_000_000_000) as i64;
+        self.catch_up_with_writes();
+        let Some(needed) = disk_guard::check() else { return };
+        let (clamp, reading, fraction) = (needed.clamp, needed.reading, needed.fraction);
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "pg_walrus: max_wal_size of {} MB exceeds the WAL disk ceiling of {} MB; lowering it now",
+                clamp.from_mb, clamp.to_mb
+            ),
+            "pg_walrus",
+        )
+        .set_detail(format!("The ceiling is {}.", reading.describe(fraction)))
+        .report(PgLogLevel::WARNING);
+        let change = apply::Change {
+            decision: clamp.decision(&reading, fraction),
+            kind: ChangeKind::Safety,
+            strategy: "disk_guard",
+            forced: 0,
+            at_secs: apply::now_secs(),
+            reading: None,
+        };
+        let seen = self.seen_generation;
+        let write = |new_size| {
+            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
+        };
+        match apply::apply(&change, write, &mut |entry| self.record(entry)) {
+            apply::Outcome::Applied(generation) => {
+                self.seen_generation = generation;
+                // The cycle that may follow decides at the clamped size.
+                reload_configuration();
+                shmem::update(|state| state.disk.clamps += 1);
+            }
+            apply::Outcome::Failed | apply::Outcome::Superseded => {
+                shmem::update(|state| state.disk.guard.clamp_not_applied());
+            }
+            apply::Outcome::Held | apply::Outcome::DryRun | apply::Outcome::RecommendOnly => {}
+        }
+    }
+
     /// `decided_at` is the cycle's wake time on the monotonic clock, in
     /// seconds: rate limits compare cycle to cycle, so a change at one cycle
     /// and the check at the next are at least one interval apart.
     fn apply(&mut self, decision: Decision, strategy: &'static str, forced: i64, settings: &Settings, decided_at: f64) {
         if decision.blocked_at_ceiling() {
             debug1!(
-                "pg_walrus: max_wal_size already at walrus.max ({} MB), not growing",
+                "pg_walrus: max_wal_size already at {} ({} MB), not growing",
+                settings.ceiling_name(),
                 settings.ceiling_mb()
             );
         }
@@ -467,11 +542,12 @@ fn decide_early(observation: &Observation, regime: &Regime, strategies: &Strateg
 }
 
 /// A failed resize is retried only while it still fits: nobody changed
-/// max_wal_size in the meantime and it respects the current walrus.max.
+/// max_wal_size in the meantime and it fits under the current ceiling
+/// (walrus.max, lowered by the WAL disk ceiling).
 fn still_valid(decision: &Decision, observation: &Observation, settings: &Settings) -> bool {
     decision.old_size_mb == observation.current_size_mb
         && match decision.action {
-            Action::Increase | Action::Capped => decision.new_size_mb <= settings.max_size_mb,
+            Action::Increase | Action::Capped => decision.new_size_mb <= settings.ceiling_mb(),
             Action::Decrease | Action::None => true,
         }
 }

@@ -48,6 +48,15 @@ with_every_variant! {
 }
 
 impl Strategy {
+    /// This strategy's decision with what set its ceiling said
+    /// ([`annotate_ceiling`](crate::limits::annotate_ceiling)): what the
+    /// worker, the SQL functions and the simulator ask for.
+    pub fn decide_bounded(&self, observation: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
+        let mut decision = self.decide(observation, settings, state);
+        crate::limits::annotate_ceiling(&mut decision, settings);
+        decision
+    }
+
     /// The strategy `walrus.algorithm` names, if compiled.
     pub fn from_name(name: &str) -> Option<Strategy> {
         Self::ALL.iter().copied().find(|s| s.name() == name)

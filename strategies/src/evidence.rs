@@ -16,9 +16,8 @@
 
 use serde_json::{Value, json};
 
+pub use crate::units::BYTES_PER_MB;
 use crate::{Observation, Settings, count_quiet};
-
-pub const BYTES_PER_MB: f64 = 1024.0 * 1024.0;
 
 /// WAL written between two WAL-triggered checkpoints at this `max_wal_size`.
 pub fn trigger_distance_bytes(max_wal_size_mb: i32, settings: &Settings) -> f64 {

@@ -11,6 +11,7 @@
 
 mod confidence;
 mod decision;
+pub mod disk;
 pub mod early;
 pub mod evidence;
 mod limits;
@@ -25,6 +26,7 @@ pub mod state;
 mod strategy;
 #[cfg(any(feature = "adaptive", feature = "percentile"))]
 mod target;
+mod units;
 
 // After `strategy`, on purpose: enum_dispatch writes the trait's impl for
 // the enum where it meets the second of the two, so it lands in `compiled`,

@@ -1,5 +1,9 @@
 //! Limits every strategy obeys on the way from a wanted size to a decision.
 
+use serde_json::json;
+
+use crate::{Action, Decision, Settings};
+
 /// Clamps a size computed in wide arithmetic into PostgreSQL's `int` range of
 /// MB. Negative values (which no formula should produce) become 0 so that the
 /// callers' "never lower" checks reject them.
@@ -32,6 +36,26 @@ pub fn bounded_grow(current_mb: i32, wanted_mb: i32, max_mb: i32) -> GrowOutcome
         GrowOutcome::Capped(max_mb)
     } else {
         GrowOutcome::Grow(wanted_mb)
+    }
+}
+
+/// Says what set the ceiling of a decision that met it (a capped growth, or
+/// a growth the ceiling left no room for): `limited_by` in the metadata and,
+/// when it is the WAL disk, the measurement in the reason and under `disk`.
+pub fn annotate_ceiling(decision: &mut Decision, settings: &Settings) {
+    if decision.action != Action::Capped && !decision.blocked_at_ceiling() {
+        return;
+    }
+    if !decision.metadata.is_object() {
+        decision.metadata = json!({});
+    }
+    if settings.limited_by_disk() {
+        let (clause, disk) = settings.disk.explain();
+        decision.reason = format!("{} ({clause})", decision.reason);
+        decision.metadata["limited_by"] = json!("disk");
+        decision.metadata["disk"] = disk;
+    } else {
+        decision.metadata["limited_by"] = json!("walrus.max");
     }
 }
 

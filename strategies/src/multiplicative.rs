@@ -76,12 +76,16 @@ pub fn grow_or_shrink(obs: &Observation, settings: &Settings, wanted: i32, state
         GrowOutcome::Capped(n) => (
             Action::Capped,
             n,
-            format!("{detected}; {wanted} MB capped at walrus.max ({n} MB)"),
+            format!("{detected}; {wanted} MB capped at {} ({n} MB)", settings.ceiling_name()),
         ),
         GrowOutcome::AtCeiling => (
             Action::None,
             current,
-            format!("{detected}, but already at walrus.max ({} MB)", settings.ceiling_mb()),
+            format!(
+                "{detected}, but already at {} ({} MB)",
+                settings.ceiling_name(),
+                settings.ceiling_mb()
+            ),
         ),
         GrowOutcome::NotLarger => (Action::None, current, detected),
     };

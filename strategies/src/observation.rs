@@ -1,5 +1,7 @@
 //! What a strategy sees: one interval's evidence and the settings in force.
 
+use crate::disk::DiskLimit;
+
 /// What the worker measured over one interval (see `evidence::observe`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Observation {
@@ -49,6 +51,8 @@ pub struct Settings {
     pub ema_alpha: f64,
     /// `walrus.target_percentile` (percentile strategy).
     pub target_percentile: f64,
+    /// The WAL disk guard's limit (`walrus.max_wal_disk_fraction`).
+    pub disk: DiskLimit,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             additive_increment_mb: 1024,
             ema_alpha: 0.2,
             target_percentile: 95.0,
+            disk: DiskLimit::Off,
         }
     }
 }
@@ -84,9 +89,27 @@ impl Settings {
         self.min_size_mb.max(self.min_wal_size_mb).max(self.absolute_floor_mb())
     }
 
-    /// Growth stops here: `walrus.max`, but never below two segments.
+    /// Growth stops here: the lower of `walrus.max` and the WAL disk
+    /// guard's limit, but never below two segments. Every strategy grows
+    /// through this, so none of them needs to know about disks.
     pub fn ceiling_mb(&self) -> i32 {
-        self.max_size_mb.max(self.absolute_floor_mb())
+        let max = self.max_size_mb;
+        let limit = self.disk.growth_limit_mb().map_or(max, |disk| max.min(disk));
+        limit.max(self.absolute_floor_mb())
+    }
+
+    /// Whether the disk, not `walrus.max`, sets [`Settings::ceiling_mb`].
+    pub fn limited_by_disk(&self) -> bool {
+        self.disk.growth_limit_mb().is_some_and(|disk| disk < self.max_size_mb)
+    }
+
+    /// What sets the ceiling, for reasons: "walrus.max" or "the WAL disk ceiling".
+    pub fn ceiling_name(&self) -> &'static str {
+        if self.limited_by_disk() {
+            "the WAL disk ceiling"
+        } else {
+            "walrus.max"
+        }
     }
 
     /// Whether an interval with this many forced checkpoints is quiet.

@@ -12,6 +12,8 @@ pub enum ChangeKind {
     Automatic,
     /// `walrus.analyze(apply := true)`: a superuser asked for it now.
     Explicit,
+    /// The WAL disk guard lowers a size the disk can no longer hold.
+    Safety,
 }
 
 impl ChangeKind {
@@ -20,7 +22,7 @@ impl ChangeKind {
     pub fn rate_limited(self) -> bool {
         match self {
             ChangeKind::Automatic => true,
-            ChangeKind::Explicit => false,
+            ChangeKind::Explicit | ChangeKind::Safety => false,
         }
     }
 
@@ -30,7 +32,7 @@ impl ChangeKind {
     /// that led to it again.
     pub fn rebaselines(self) -> bool {
         match self {
-            ChangeKind::Automatic => false,
+            ChangeKind::Automatic | ChangeKind::Safety => false,
             ChangeKind::Explicit => true,
         }
     }
@@ -87,7 +89,7 @@ mod tests {
 
     #[test]
     fn every_kind_and_condition() {
-        use ChangeKind::{Automatic, Explicit};
+        use ChangeKind::{Automatic, Explicit, Safety};
         use Route::{DryRun, Held, RecommendOnly, Write};
         // (kind, limits allow, dry run, ALTER SYSTEM allowed) -> route
         let table = [
@@ -101,6 +103,11 @@ mod tests {
             (Explicit, false, false, true, Write),
             (Explicit, false, true, true, DryRun),
             (Explicit, false, false, false, RecommendOnly),
+            // A clamp is never held back, and dry run and recommend-only
+            // record it as they record anything.
+            (Safety, false, false, true, Write),
+            (Safety, false, true, true, DryRun),
+            (Safety, false, false, false, RecommendOnly),
         ];
         for (kind, allow, dry_run, allowed, want) in table {
             let limits = || if allow { Ok(()) } else { Err(COOLDOWN) };
@@ -129,8 +136,17 @@ mod tests {
 
     #[test]
     fn what_each_kind_does_besides_the_route() {
-        assert!(ChangeKind::Automatic.rate_limited() && !ChangeKind::Explicit.rate_limited());
-        assert!(ChangeKind::Explicit.rebaselines() && !ChangeKind::Automatic.rebaselines());
-        assert!(ChangeKind::Automatic.warns_when_capped() && !ChangeKind::Explicit.warns_when_capped());
+        use ChangeKind::{Automatic, Explicit, Safety};
+        // (kind, rate-limited, rebaselines, warns when capped)
+        for (kind, limited, rebaselines, warns) in [
+            (Automatic, true, false, true),
+            (Explicit, false, true, false),
+            (Safety, false, false, false),
+        ] {
+            assert_eq!(
+                (kind.rate_limited(), kind.rebaselines(), kind.warns_when_capped()),
+                (limited, rebaselines, warns)
+            );
+        }
     }
 }

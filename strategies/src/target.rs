@@ -48,12 +48,17 @@ pub fn steer(
         let reason = format!("{basis}: needs {grow_need_mb} MB, growing with 10 % headroom");
         let (action, new_size, reason) = match bounded_grow(current, target, settings.ceiling_mb()) {
             GrowOutcome::Grow(n) => (Action::Increase, n, reason),
-            GrowOutcome::Capped(n) => (Action::Capped, n, format!("{reason}; capped at walrus.max ({n} MB)")),
+            GrowOutcome::Capped(n) => (
+                Action::Capped,
+                n,
+                format!("{reason}; capped at {} ({n} MB)", settings.ceiling_name()),
+            ),
             GrowOutcome::AtCeiling => (
                 Action::None,
                 current,
                 format!(
-                    "{basis}: needs {grow_need_mb} MB, but already at walrus.max ({} MB)",
+                    "{basis}: needs {grow_need_mb} MB, but already at {} ({} MB)",
+                    settings.ceiling_name(),
                     settings.ceiling_mb()
                 ),
             ),

@@ -3,6 +3,7 @@
 //! the shared limits.
 
 use proptest::prelude::*;
+use walrus_strategies::disk::{DiskLimit, DiskReading};
 use walrus_strategies::evidence::BYTES_PER_MB;
 use walrus_strategies::{
     Action, IntervalSample, Observation, Settings, SizingStrategy, Strategy as Compiled, StrategyState, observe_all,
@@ -33,13 +34,76 @@ fn settings() -> impl Strategy<Value = Settings> {
                 additive_increment_mb: increment,
                 ema_alpha: alpha,
                 target_percentile: pct,
+                disk: DiskLimit::Off,
             },
         )
         // The invariants hold where walrus.max is at or above the floor.
         .prop_filter("walrus.max below the floor", |s| s.ceiling_mb() >= s.shrink_floor_mb())
 }
 
+/// The guard off, unmeasured, or a measurement of any size (with or without
+/// a hold after a clamp), its ceiling computed as the extension does.
+fn disk_limit(segment_mb: i32) -> impl Strategy<Value = DiskLimit> {
+    let measured = (
+        0.0f64..1e13,
+        0.0f64..1e12,
+        0.0f64..1e12,
+        0.0f64..=1.0,
+        proptest::option::of(2i32..=200_000),
+    )
+        .prop_map(move |(available, pg_wal, retained, fraction, held)| {
+            let reading = DiskReading {
+                available_bytes: available,
+                pg_wal_bytes: pg_wal,
+                retained_bytes: retained,
+            };
+            let ceiling_mb = reading.ceiling_mb(fraction, segment_mb);
+            DiskLimit::Measured {
+                reading,
+                fraction,
+                ceiling_mb,
+                held_at_mb: held,
+            }
+        });
+    prop_oneof![Just(DiskLimit::Off), Just(DiskLimit::Unmeasured), measured]
+}
+
 proptest! {
+    #[test]
+    fn no_strategy_grows_past_the_disk(
+        base in settings(),
+        disk in disk_limit(16),
+        current in 2i32..=300_000,
+        forced in 0i64..=50,
+        history in proptest::collection::vec((0.0f64..=100_000.0, 0i64..=20), 0..20),
+    ) {
+        let s = Settings { wal_segment_mb: 16, disk, ..base };
+        let mut state = StrategyState::default();
+        for (w, f) in history {
+            let sample = IntervalSample { wal_bytes: w * BYTES_PER_MB, interval_secs: 300.0, forced: f, requested: f, ..Default::default() };
+            observe_all(&mut state, &sample, &s);
+        }
+        let obs = Observation {
+            current_size_mb: current,
+            forced_checkpoints: forced,
+            requested_checkpoints: forced,
+            wal_bytes: 50_000.0 * BYTES_PER_MB,
+            interval_secs: 300.0,
+            ..Default::default()
+        };
+        // The disk's limit, never below the two-segment floor.
+        let limit = disk.growth_limit_mb().map(|d| d.max(s.absolute_floor_mb()));
+        for &strategy in Compiled::ALL {
+            let d = strategy.decide(&obs, &s, &state);
+            if matches!(d.action, Action::Increase | Action::Capped) {
+                prop_assert!(d.new_size_mb <= s.ceiling_mb(), "{} above the ceiling: {:?}", strategy.name(), d);
+                if let Some(limit) = limit {
+                    prop_assert!(d.new_size_mb <= limit, "{} grew past the disk ({}): {:?}", strategy.name(), limit, d);
+                }
+            }
+        }
+    }
+
     #[test]
     fn every_strategy_keeps_the_limits(
         s in settings(),

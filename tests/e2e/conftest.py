@@ -41,13 +41,14 @@ def pg_version(request):
 
 @pytest.fixture
 def make_cluster(pg_version):
-    """Factory: make_cluster(settings=..., preload=...) -> started Cluster."""
+    """Factory: make_cluster(settings=..., preload=..., wal_fs_mb=...) ->
+    started Cluster (wal_fs_mb: pg_wal on a tmpfs of that many MB)."""
     clusters = []
 
-    def factory(settings=None, preload=True, start=True):
+    def factory(settings=None, preload=True, start=True, wal_fs_mb=None):
         merged = dict(WORKER_TEST_SETTINGS)
         merged.update(settings or {})
-        cluster = Cluster(pg_version, merged, preload=preload)
+        cluster = Cluster(pg_version, merged, preload=preload, wal_fs_mb=wal_fs_mb)
         clusters.append(cluster)
         return cluster.start() if start else cluster
 

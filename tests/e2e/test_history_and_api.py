@@ -20,10 +20,18 @@ HISTORY = "SELECT action, old_size_mb, new_size_mb, forced_checkpoints FROM walr
 def test_increase_then_shrink_are_recorded(make_cluster):
     # No cooldown: the shrink comes one interval after the grow. The cycle is
     # held over the burst, so that one cycle sees all of it (with no
-    # cooldown, a second cycle on its tail would grow again).
+    # cooldown, a second cycle on its tail would grow again). The WAL disk
+    # guard is off: the growth is exactly the formula's up to walrus.max,
+    # whatever this machine's free disk.
     cluster = cluster_with_extension(
         make_cluster,
-        **{"walrus.shrink_intervals": "1", "walrus.min_size": "'32MB'", "walrus.cooldown_sec": "0", **HOLD_CYCLE},
+        **{
+            "walrus.shrink_intervals": "1",
+            "walrus.min_size": "'32MB'",
+            "walrus.cooldown_sec": "0",
+            "walrus.max_wal_disk_fraction": "0",
+            **HOLD_CYCLE,
+        },
     )
     start = cluster.log_offset()
     cluster.generate_wal(160)

@@ -80,7 +80,10 @@ impl Default for Scenario {
 /// The oracle's size for an interval: `(1 + cct) × (W + 2 segments)`, within
 /// the limits any strategy must obey (floor and walrus.max).
 pub fn oracle_mb(wal_mb: f64, settings: &Settings) -> i32 {
-    size_for_wal_mb(wal_mb * BYTES_PER_MB, settings).clamp(settings.shrink_floor_mb(), settings.ceiling_mb())
+    // The ceiling wins where it is below the floor (a small WAL disk).
+    size_for_wal_mb(wal_mb * BYTES_PER_MB, settings)
+        .max(settings.shrink_floor_mb())
+        .min(settings.ceiling_mb())
 }
 
 /// PostgreSQL's checkpointer, as far as sizing is concerned.
@@ -185,7 +188,7 @@ pub fn simulate(strategy: Option<Strategy>, trace: &Trace, scenario: &Scenario) 
             };
             observe_all(&mut state, &sample, settings);
             quiet = obs.quiet_intervals;
-            let decision = strategy.decide(&obs, settings, &state);
+            let decision = strategy.decide_bounded(&obs, settings, &state);
             let now = (i + 1) as f64 * interval_secs;
             if decision.changes_size() && recent.check(now, &scenario.limits).is_ok() {
                 if decision.new_size_mb > size && forced == 0 {

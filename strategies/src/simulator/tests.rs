@@ -1,6 +1,7 @@
 //! The simulator's own checks, and the targets for the strategies.
 
 use super::*;
+use crate::{Action, Observation};
 
 fn run(strategy: Option<Strategy>, trace: &Trace) -> Summary {
     simulate(strategy, trace, &Scenario::default())
@@ -138,4 +139,106 @@ fn continuous_loads_force_no_checkpoint_with_adaptive() {
             trace.name
         );
     }
+}
+
+#[test]
+fn no_strategy_grows_past_a_small_wal_disk() {
+    use crate::disk::{DiskLimit, DiskReading};
+    // 2 GB usable on pg_wal's filesystem at the default fraction: 512 MB,
+    // far below what the standard traces want (and below walrus.min_size).
+    let reading = DiskReading {
+        available_bytes: 2048.0 * BYTES_PER_MB,
+        ..Default::default()
+    };
+    let ceiling_mb = reading.ceiling_mb(0.25, 16);
+    assert_eq!(ceiling_mb, 512);
+    let scenario = Scenario {
+        settings: Settings {
+            disk: DiskLimit::Measured {
+                reading,
+                fraction: 0.25,
+                ceiling_mb,
+                held_at_mb: None,
+            },
+            ..Settings::default()
+        },
+        start_size_mb: 64,
+        ..Scenario::default()
+    };
+    for trace in standard_traces() {
+        for &strategy in Strategy::ALL {
+            let s = simulate(Some(strategy), &trace, &scenario);
+            let peak = s.steps.iter().map(|step| step.size_mb).max().unwrap_or(0);
+            assert!(peak <= ceiling_mb, "{} {}: {peak} MB", trace.name, s.strategy);
+        }
+    }
+}
+
+#[test]
+fn a_decision_the_disk_caps_names_it_with_its_numbers() {
+    use crate::disk::{DiskLimit, DiskReading};
+    let reading = DiskReading {
+        available_bytes: 1000.0 * BYTES_PER_MB,
+        ..Default::default()
+    };
+    let disk = DiskLimit::Measured {
+        reading,
+        fraction: 0.25,
+        ceiling_mb: 240,
+        held_at_mb: None,
+    };
+    let obs = Observation {
+        current_size_mb: 64,
+        forced_checkpoints: 10,
+        interval_secs: 300.0,
+        ..Default::default()
+    };
+    let capped = |disk| {
+        let settings = Settings {
+            disk,
+            ..Settings::default()
+        };
+        Strategy::Multiplicative(crate::Multiplicative).decide_bounded(&obs, &settings, &StrategyState::default())
+    };
+    let d = capped(disk);
+    assert_eq!((d.action, d.new_size_mb), (Action::Capped, 240));
+    assert!(
+        d.reason.contains("capped at the WAL disk ceiling (240 MB)"),
+        "{}",
+        d.reason
+    );
+    assert!(
+        d.reason.contains("25 % of 1000 MB usable on pg_wal's filesystem"),
+        "{}",
+        d.reason
+    );
+    assert_eq!(
+        (
+            d.metadata["limited_by"].as_str(),
+            d.metadata["disk"]["ceiling_mb"].as_i64()
+        ),
+        (Some("disk"), Some(240))
+    );
+    // Unmeasured: no growth at all, and it says why.
+    let d = capped(DiskLimit::Unmeasured);
+    assert_eq!(d.action, Action::None);
+    assert!(d.reason.contains("the WAL disk cannot be measured"), "{}", d.reason);
+    // The guard off: walrus.max caps as before.
+    let d = Strategy::Multiplicative(crate::Multiplicative).decide_bounded(
+        &Observation {
+            current_size_mb: 2048,
+            ..obs
+        },
+        &Settings::default(),
+        &StrategyState::default(),
+    );
+    assert_eq!(
+        (d.action, d.metadata["limited_by"].as_str()),
+        (Action::Capped, Some("walrus.max"))
+    );
+    assert!(
+        d.reason.contains("capped at walrus.max (4096 MB)") && !d.reason.contains("disk"),
+        "{}",
+        d.reason
+    );
 }

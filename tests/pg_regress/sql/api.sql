@@ -1,9 +1,9 @@
 -- walrus.status(): the seed 002 keys and their JSON types.
 SELECT key,
-       CASE WHEN key IN ('last_check_time', 'last_adjustment_time')
+       CASE WHEN key IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time')
             THEN jsonb_typeof(value) IN ('string', 'null')
             ELSE NULL END AS time_or_null,
-       CASE WHEN key NOT IN ('last_check_time', 'last_adjustment_time')
+       CASE WHEN key NOT IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time')
             THEN jsonb_typeof(value) END AS type
 FROM jsonb_each(walrus.status())
 ORDER BY key;
@@ -15,6 +15,12 @@ SELECT (walrus.status()->>'current_max_wal_size_mb')::int = setting::int AS curr
 FROM pg_settings WHERE name = 'max_wal_size';
 SELECT (walrus.status()->>'checkpoint_timeout_sec')::int = setting::int AS timeout_is_live
 FROM pg_settings WHERE name = 'checkpoint_timeout';
+-- The WAL disk guard has measured by the worker's first cycle, and its
+-- ceiling is whole 16 MB segments.
+SELECT (walrus.status()->>'disk_measured')::bool AS disk_measured,
+       (walrus.status()->>'disk_ceiling_mb')::int % 16 = 0 AS whole_segments,
+       (walrus.status()->>'effective_ceiling_mb')::int
+         = least(4096, (walrus.status()->>'disk_ceiling_mb')::int) AS effective_is_the_lower;
 -- Times are ISO 8601 UTC with microseconds.
 SELECT walrus.status()->>'last_check_time' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$' AS iso8601;
 
