@@ -8,6 +8,11 @@ on and off, on a fresh idle cluster per run, interleaved (on off on off ...),
 from /proc/PID/schedstat (nanoseconds on CPU), with the background writer
 (which wakes every 200 ms) of the same cluster as a yardstick.
 
+The WAL disk guard (walrus.max_wal_disk_fraction) adds a check every 10 s
+whatever the interval (statvfs, a read of pg_wal, one transaction reading
+pg_replication_slots): each configuration runs with the guard on (the default
+0.25) and off (0), so its cost is the difference.
+
     scripts/bench_idle.sh [version] [rounds] [seconds-per-run]
 """
 
@@ -22,7 +27,8 @@ from pgcluster import Cluster
 VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 120
-MODES = ("on", "off")
+# (walrus.early_reaction, walrus.max_wal_disk_fraction)
+MODES = (("on", "0.25"), ("off", "0.25"), ("on", "0"), ("off", "0"))
 
 
 def cpu_ns(pid: int) -> int:
@@ -30,9 +36,14 @@ def cpu_ns(pid: int) -> int:
     return int(open(f"/proc/{pid}/schedstat").read().split()[0])
 
 
-def one_run(early: str) -> tuple[float, float]:
+def one_run(mode: tuple[str, str]) -> tuple[float, float]:
     """(worker, bgwriter) CPU in ms per hour over SECONDS of an idle cluster."""
-    settings = {"checkpoint_timeout": "'30s'", "walrus.early_reaction": early}
+    early, fraction = mode
+    settings = {
+        "checkpoint_timeout": "'30s'",
+        "walrus.early_reaction": early,
+        "walrus.max_wal_disk_fraction": fraction,
+    }
     with Cluster(VERSION, settings, name="walrus-idle") as cluster:
         cluster.sql("CREATE EXTENSION pg_walrus")
         cluster.wait_for_log(r"pg_walrus worker started", 60)
@@ -50,12 +61,12 @@ def one_run(early: str) -> tuple[float, float]:
 def main() -> None:
     runs = {mode: [] for mode in MODES}
     for round_no in range(ROUNDS):
-        for mode in MODES:  # interleaved: on off, on off, ...
+        for mode in MODES:  # interleaved: every configuration once per round
             runs[mode].append(one_run(mode))
             worker_ms, bgwriter_ms = runs[mode][-1]
             print(
-                f"round {round_no + 1}/{ROUNDS} early_reaction={mode}: worker {worker_ms:.0f} ms/h, "
-                f"bgwriter {bgwriter_ms:.0f} ms/h",
+                f"round {round_no + 1}/{ROUNDS} early_reaction={mode[0]} disk fraction={mode[1]}: "
+                f"worker {worker_ms:.0f} ms/h, bgwriter {bgwriter_ms:.0f} ms/h",
                 file=sys.stderr,
             )
 
@@ -64,13 +75,18 @@ def main() -> None:
         f"\nIdle worker cost, PostgreSQL {VERSION}, checkpoint_timeout 30 s, "
         f"{ROUNDS} interleaved rounds of {SECONDS} s (medians)"
     )
-    print("| walrus.early_reaction | worker CPU (ms per hour) | bgwriter CPU (ms per hour) | worker / bgwriter |")
-    print("|---|---|---|---|")
+    print(
+        "| walrus.early_reaction | walrus.max_wal_disk_fraction | worker CPU (ms per hour) "
+        "| bgwriter CPU (ms per hour) | worker / bgwriter |"
+    )
+    print("|---|---|---|---|---|")
     for mode in MODES:
         worker_ms, bgwriter_ms = med[mode]
-        print(f"| {mode} | {worker_ms:.0f} | {bgwriter_ms:.0f} | {worker_ms / bgwriter_ms:.2f} |")
-    extra = med["on"][0] - med["off"][0]
-    print(f"\nlooks cost {extra:.0f} ms of CPU per hour ({extra / 36000:.4f} % of one core)")
+        print(f"| {mode[0]} | {mode[1]} | {worker_ms:.0f} | {bgwriter_ms:.0f} | {worker_ms / bgwriter_ms:.2f} |")
+    looks = med[("on", "0")][0] - med[("off", "0")][0]
+    guard = med[("off", "0.25")][0] - med[("off", "0")][0]
+    print(f"\nlooks cost {looks:.0f} ms of CPU per hour ({looks / 36000:.4f} % of one core)")
+    print(f"the disk guard's checks cost {guard:.0f} ms of CPU per hour ({guard / 36000:.4f} % of one core)")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,12 @@ DISK_TEST_SETTINGS = {
     "walrus.min_size": "'32MB'",
 }
 GUARD_OFF = {"walrus.max_wal_disk_fraction": "0"}
+# The negative control and the guarded run: no rate limit, so the worker grows
+# at every early reaction or cycle for as long as the load asks. With the
+# default 300 s cooldown a first early decision taken on few forced
+# checkpoints (a crowded machine) could leave the size too small to fill the
+# disk for the rest of the run, and the control would prove nothing.
+UNLIMITED = {"walrus.cooldown_sec": "0", "walrus.max_changes_per_hour": "1000"}
 
 CAPPED_BY_DISK = (
     r"WARNING:  pg_walrus: computed max_wal_size of (\d+) MB exceeds the WAL disk ceiling, capping at (\d+) MB"
@@ -125,7 +131,7 @@ def floor_segments(mb: float) -> int:
 def test_without_the_guard_the_load_fills_the_disk_and_panics(make_cluster):
     # The negative control: if this does not PANIC, the guarded run below
     # proves nothing.
-    cluster = started_with_extension(make_cluster, SMALL_FS_MB, **GUARD_OFF)
+    cluster = started_with_extension(make_cluster, SMALL_FS_MB, **UNLIMITED, **GUARD_OFF)
     fs_size = cluster.wal_fs_usage().size
     start = cluster.log_offset()
     began = time.monotonic()
@@ -164,7 +170,7 @@ def test_the_guard_caps_growth_below_what_the_disk_holds(make_cluster):
     # The same load, as long, on the same filesystem, with the default
     # fraction (0.25): max_wal_size stops at the disk ceiling and the server
     # lives.
-    cluster = started_with_extension(make_cluster, SMALL_FS_MB)
+    cluster = started_with_extension(make_cluster, SMALL_FS_MB, **UNLIMITED)
     fs_size = cluster.wal_fs_usage().size
     started_at = cluster.one("SELECT pg_postmaster_start_time()")
     worker = cluster.worker_pid()
