@@ -41,6 +41,36 @@ fn settings() -> impl Strategy<Value = Settings> {
         .prop_filter("walrus.max below the floor", |s| s.ceiling_mb() >= s.shrink_floor_mb())
 }
 
+/// The strategies' state after `history` (WAL MB, forced checkpoints per
+/// full interval).
+fn state_after(history: &[(f64, i64)], s: &Settings) -> StrategyState {
+    let mut state = StrategyState::default();
+    for &(wal_mb, forced) in history {
+        let sample = IntervalSample {
+            wal_bytes: wal_mb * BYTES_PER_MB,
+            interval_secs: 300.0,
+            forced,
+            requested: forced,
+            ..Default::default()
+        };
+        observe_all(&mut state, &sample, s);
+    }
+    state
+}
+
+/// A full interval at `current` MB with this many forced checkpoints and MB of WAL.
+fn interval(current: i32, forced: i64, wal_mb: f64, quiet: u32) -> Observation {
+    Observation {
+        current_size_mb: current,
+        forced_checkpoints: forced,
+        requested_checkpoints: forced,
+        wal_bytes: wal_mb * BYTES_PER_MB,
+        interval_secs: 300.0,
+        quiet_intervals: quiet,
+        ..Default::default()
+    }
+}
+
 /// The guard off, unmeasured, or a measurement of any size (with or without
 /// a hold after a clamp), its ceiling computed as the extension does.
 fn disk_limit(segment_mb: i32) -> impl Strategy<Value = DiskLimit> {
@@ -78,19 +108,8 @@ proptest! {
         history in proptest::collection::vec((0.0f64..=100_000.0, 0i64..=20), 0..20),
     ) {
         let s = Settings { wal_segment_mb: 16, disk, ..base };
-        let mut state = StrategyState::default();
-        for (w, f) in history {
-            let sample = IntervalSample { wal_bytes: w * BYTES_PER_MB, interval_secs: 300.0, forced: f, requested: f, ..Default::default() };
-            observe_all(&mut state, &sample, &s);
-        }
-        let obs = Observation {
-            current_size_mb: current,
-            forced_checkpoints: forced,
-            requested_checkpoints: forced,
-            wal_bytes: 50_000.0 * BYTES_PER_MB,
-            interval_secs: 300.0,
-            ..Default::default()
-        };
+        let state = state_after(&history, &s);
+        let obs = interval(current, forced, 50_000.0, 0);
         // The disk's limit, never below the two-segment floor.
         let limit = disk.growth_limit_mb().map(|d| d.max(s.absolute_floor_mb()));
         for &strategy in Compiled::ALL {
@@ -113,20 +132,8 @@ proptest! {
         history in proptest::collection::vec((0.0f64..=100_000.0, 0i64..=20), 0..80),
         wal_mb in 0.0f64..=100_000.0,
     ) {
-        let mut state = StrategyState::default();
-        for (w, f) in history {
-            let sample = IntervalSample { wal_bytes: w * BYTES_PER_MB, interval_secs: 300.0, forced: f, requested: f, ..Default::default() };
-            observe_all(&mut state, &sample, &s);
-        }
-        let obs = Observation {
-            current_size_mb: current,
-            forced_checkpoints: forced,
-            requested_checkpoints: forced,
-            wal_bytes: wal_mb * BYTES_PER_MB,
-            interval_secs: 300.0,
-            quiet_intervals: quiet,
-            ..Default::default()
-        };
+        let state = state_after(&history, &s);
+        let obs = interval(current, forced, wal_mb, quiet);
         for &strategy in Compiled::ALL {
             let d = strategy.decide(&obs, &s, &state);
             let name = strategy.name();
