@@ -240,7 +240,7 @@ def report(results: dict) -> str:
         per_interval = median(median(r["forced_per_interval"]) for r in runs)
         first = median(r["forced_per_interval"][0] if r["forced_per_interval"] else None for r in runs)
         panics = [r["panic_after_s"] for r in runs if r["panic_after_s"] is not None]
-        panic_s = f"{statistics.median(panics):.0f} ({len(panics)} runs)" if panics else "never"
+        panic_s = f"{statistics.median(panics):.0f} ({len(panics)} of {len(runs)})" if panics else "never"
         ratios = [
             r["tps"] / b["tps"] if r["tps"] is not None and b["tps"] else None
             for r, b in zip(runs, baseline, strict=True)
@@ -266,7 +266,7 @@ def main():
             r = run(config)
             results[config].append(r)
             print(
-                f"  survived {r['survived']}, PANIC after {fmt(r['panic_after_s'], ' s')}, "
+                f"  survived {r['survived']}, PANIC after {fmt(r['panic_after_s'], ' s').replace('n/a', 'never')}, "
                 f"pg_wal peak {r['peak_pg_wal_mb']:.0f} MB of {r['fs_mb']:.0f} MB, forced {r['forced_per_interval']}, "
                 f"max_wal_size {r['final_max_wal_size_mb']} MB (largest {r['max_max_wal_size_mb']} MB), "
                 f"TPS {fmt(r['tps'])}",
