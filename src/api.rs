@@ -23,7 +23,7 @@ fn status() -> JsonB {
     let settings = &regime.settings;
     let current = server::max_wal_size_mb();
     let limits = apply::RateLimitStatus::of(&state);
-    JsonB(json!({
+    let mut status = json!({
         "enabled": guc::enabled(),
         "current_max_wal_size_mb": current,
         "configured_maximum_mb": settings.max_size_mb,
@@ -51,7 +51,10 @@ fn status() -> JsonB {
         "cooldown_remaining_sec": limits.cooldown_remaining_secs.ceil() as i64,
         "changes_this_hour": limits.changes_this_hour,
         "hourly_limit_reached": limits.changes_this_hour >= limits.max_changes_per_hour,
-        // The WAL disk guard (specs/disk.md).
+    });
+    // The WAL disk guard (specs/disk.md) and replicas (docs/ha.md), in
+    // objects of their own: one json! literal that long hits its recursion limit.
+    let extra = json!({
         "wal_disk_fraction": guc::max_wal_disk_fraction(),
         "wal_disk_available_mb": disk_mb(&state, |r| r.available_bytes),
         "pg_wal_mb": disk_mb(&state, |r| r.pg_wal_bytes),
@@ -63,7 +66,15 @@ fn status() -> JsonB {
         "disk_measured": !matches!(settings.disk, DiskLimit::Unmeasured),
         "disk_last_check_time": timestamp(state.disk.measured_at),
         "disk_clamps": state.disk.clamps,
-    }))
+        "standby_mirror": guc::standby_mirror(),
+        "primary_size_mb": (state.primary_size_mb > 0).then_some(state.primary_size_mb),
+        "mirrored_at": timestamp(state.mirrored_at),
+        "promoted_at": timestamp(state.promoted_at),
+    });
+    if let (Value::Object(status), Value::Object(extra)) = (&mut status, extra) {
+        status.extend(extra);
+    }
+    JsonB(status)
 }
 
 /// What the active strategy would do now, judging the interval so far.
@@ -390,7 +401,10 @@ fn require_primary(what: &str) {
             format!("{what} cannot run on a standby"),
             "pg_walrus",
         )
-        .set_hint("postgresql.auto.conf is per node: size the primary, and set max_wal_size on each standby yourself.")
+        .set_hint(
+            "Size the primary: with walrus.standby_mirror on, each standby follows the size it publishes \
+             (walrus.primary_size).",
+        )
         .report(PgLogLevel::ERROR);
     }
 }

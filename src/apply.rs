@@ -72,6 +72,7 @@ pub fn apply(
     let limits = guc::rate_limits();
     let rate_limits = || shmem::update(|state| state.recent_changes.check(change.at_secs, &limits)).unwrap_or(Ok(()));
     let (strategy, forced) = (change.strategy, change.forced);
+    let counted_at = change.kind.counts_toward_limits().then_some(change.at_secs);
     match route(change.kind, rate_limits, guc::dry_run(), server::alter_system_allowed()) {
         Route::Held(blocked) => {
             log_blocked(&blocked);
@@ -80,7 +81,7 @@ pub fn apply(
             Outcome::Held
         }
         Route::DryRun => {
-            dry_run(decision, change.at_secs);
+            dry_run(decision, counted_at);
             record(&dry_run_entry(decision, strategy, forced));
             Outcome::DryRun
         }
@@ -93,7 +94,7 @@ pub fn apply(
             Ok(None) => Outcome::Superseded,
             Ok(Some(generation)) => {
                 let rebaseline = change.reading.filter(|_| change.kind.rebaselines());
-                resized(decision, rebaseline, change.at_secs);
+                resized(decision, rebaseline, counted_at);
                 record(&applied_entry(decision, strategy, forced, generation));
                 Outcome::Applied(generation)
             }
@@ -127,8 +128,9 @@ fn log_blocked(blocked: &Blocked) {
 /// reload so the new size takes effect. `rebaseline` starts a new interval
 /// at those counters, so the checkpoints that led to this decision are not
 /// counted again by the worker's next cycle.
-/// `now_secs` (monotonic) is when the change counts for the rate limits.
-fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) {
+/// `now_secs` (monotonic) is when the change counts for the rate limits
+/// (`None`: it does not count).
+fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: Option<f64>) {
     log!(
         "pg_walrus: resizing max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -145,7 +147,9 @@ fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) {
         }
         state.last_adjustment_time = now;
         state.quiet_intervals = 0;
-        state.recent_changes.record(now_secs);
+        if let Some(now_secs) = now_secs {
+            state.recent_changes.record(now_secs);
+        }
         // Never move the baseline backwards past a newer reading.
         if let Some(reading) =
             rebaseline.filter(|r| !state.has_baseline || r.counts.requested >= state.baseline_requested)
@@ -160,7 +164,7 @@ fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: f64) {
 
 /// A dry-run decision: logged, counted toward the rate limits as if applied,
 /// and nothing written to the configuration.
-fn dry_run(decision: &Decision, now_secs: f64) {
+fn dry_run(decision: &Decision, now_secs: Option<f64>) {
     log!(
         "pg_walrus [DRY-RUN]: would change max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -169,7 +173,9 @@ fn dry_run(decision: &Decision, now_secs: f64) {
     );
     shmem::update(|state| {
         state.total_dry_runs += 1;
-        state.recent_changes.record(now_secs);
+        if let Some(now_secs) = now_secs {
+            state.recent_changes.record(now_secs);
+        }
     });
 }
 

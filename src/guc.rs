@@ -37,6 +37,7 @@ static EMA_ALPHA: GucSetting<f64> = GucSetting::<f64>::new(0.2);
 static TARGET_PERCENTILE: GucSetting<f64> = GucSetting::<f64>::new(95.0);
 static REQUIRE_WAL_EVIDENCE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static EARLY_REACTION: GucSetting<bool> = GucSetting::<bool>::new(true);
+static STANDBY_MIRROR: GucSetting<bool> = GucSetting::<bool>::new(true);
 static PROFILES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// `walrus.algorithm`'s values: exactly the compiled strategies.
@@ -263,6 +264,15 @@ pub fn init(preloading: bool) {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"walrus.standby_mirror",
+        c"On a standby, runs at the max_wal_size the primary publishes in walrus.primary_size.",
+        c"Checked every 10 s, bounded by this node's WAL disk ceiling, so a promoted standby starts at the size \
+          the old primary had. Off: the standby keeps its own size until promotion, when it catches up at once.",
+        &STANDBY_MIRROR,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     // SAFETY: as for walrus.notify_channel: check_profiles is #[pg_guard], has
     // GucStringCheckHook's signature, the setting is 'static, and we are in _PG_init.
     unsafe {
@@ -468,6 +478,11 @@ pub fn require_wal_evidence() -> bool {
 
 pub fn early_reaction() -> bool {
     EARLY_REACTION.get()
+}
+
+/// `walrus.standby_mirror`.
+pub fn standby_mirror() -> bool {
+    STANDBY_MIRROR.get()
 }
 
 /// The configured profiles. The check hook already refused invalid JSON, so

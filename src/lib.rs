@@ -17,6 +17,7 @@ mod history;
 mod metrics;
 mod notify;
 mod queries;
+mod replica;
 mod server;
 mod shmem;
 mod sizing;
@@ -32,6 +33,11 @@ pgrx::pg_module_magic!();
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 pgrx::extension_sql_file!("../sql/history.sql", name = "history", requires = ["bootstrap"]);
 pgrx::extension_sql_file!("../sql/queries.sql", name = "queries", requires = ["bootstrap"]);
+pgrx::extension_sql_file!(
+    "../sql/primary_size.sql",
+    name = "primary_size",
+    requires = ["bootstrap"]
+);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -159,6 +159,16 @@ pub fn collect() -> Vec<Metric> {
             "Whether the pg_walrus worker is running.",
             flag(worker_running),
         ),
+        gauge(
+            "walrus_in_recovery",
+            "Whether this server is a standby (or still replaying WAL).",
+            flag(server::in_recovery()),
+        ),
+        gauge(
+            "walrus_disk_limits_growth",
+            "Whether the WAL disk ceiling (or its hold after a clamp), not walrus.max, sets how far pg_walrus may grow.",
+            flag(settings.limited_by_disk()),
+        ),
     ]
 }
 

@@ -56,6 +56,12 @@ pub struct WalrusState {
     pub strategies: StrategyState,
     /// What the WAL disk guard saw last (src/disk_guard.rs).
     pub disk: DiskState,
+    /// On a standby: the primary's published size at the last look (0 =
+    /// none seen), and when this node last changed its own to follow it.
+    pub primary_size_mb: i32,
+    pub mirrored_at: pg_sys::TimestampTz,
+    /// When this node's worker saw it promoted (0 = never).
+    pub promoted_at: pg_sys::TimestampTz,
 }
 
 /// What the guard saw last, in shared memory (plain data).

@@ -3,6 +3,8 @@
 //! apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
+mod standby;
+
 use std::ffi::CStr;
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -19,7 +21,9 @@ use walrus_strategies::{
 use crate::entry::Entry;
 use crate::sizing::Regime;
 
-use crate::{alter_system, apply, clock, disk_guard, early, guc, history, queries, server, shmem, sizing, stats, txn};
+use crate::{
+    alter_system, apply, clock, disk_guard, early, guc, history, queries, replica, server, shmem, sizing, stats, txn,
+};
 
 /// How long the postmaster waits before restarting a worker that exited
 /// with a non-zero status (after pg_terminate_backend, say).
@@ -31,7 +35,9 @@ pub fn register() {
         .set_type("pg_walrus")
         .set_library("pg_walrus")
         .set_function("walrus_worker_main")
-        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        // On a hot standby too, once it is consistent (with hot_standby off,
+        // at promotion): a standby follows its primary's size.
+        .set_start_time(BgWorkerStartTime::ConsistentState)
         .set_restart_time(Some(RESTART_INTERVAL))
         .enable_shmem_access(None)
         .enable_spi_access()
@@ -63,6 +69,29 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
     set_option(c"search_path", c"pg_catalog, pg_temp");
 
     let mut worker = Worker::default();
+    if server::in_recovery() {
+        if worker.follow_primary() {
+            worker.take_over_after_promotion();
+            run_as_primary(&mut worker);
+        }
+    } else {
+        run_as_primary(&mut worker);
+    }
+
+    log!("pg_walrus worker shutting down");
+    shmem::update(|state| state.worker_pid = 0);
+    // Exit status 1, like PostgreSQL's own workers stopped by SIGTERM: after
+    // pg_terminate_backend the postmaster restarts us; during a server
+    // shutdown it does not.
+    // SAFETY: the worker's main function, outside any transaction (every
+    // transaction is opened and closed by txn::guarded); proc_exit runs the
+    // exit callbacks (shared memory detach, lock release) and never returns.
+    unsafe { pg_sys::proc_exit(1) };
+}
+
+/// The primary's loop: wait an interval (or less), observe, decide, apply,
+/// until SIGTERM.
+fn run_as_primary(worker: &mut Worker) {
     let mut woke_ns = clock::monotonic_ns();
     // Every cycle decides with a fresh look at the WAL disk.
     worker.check_disk();
@@ -89,16 +118,6 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
         worker.check_disk();
         worker.cycle(woke_ns, was_early);
     }
-
-    log!("pg_walrus worker shutting down");
-    shmem::update(|state| state.worker_pid = 0);
-    // Exit status 1, like PostgreSQL's own workers stopped by SIGTERM: after
-    // pg_terminate_backend the postmaster restarts us; during a server
-    // shutdown it does not.
-    // SAFETY: the worker's main function, outside any transaction (every
-    // transaction is opened and closed by txn::guarded); proc_exit runs the
-    // exit callbacks (shared memory detach, lock release) and never returns.
-    unsafe { pg_sys::proc_exit(1) };
 }
 
 /// Sets a setting for the worker's whole life, over any default from the
@@ -229,6 +248,9 @@ struct Worker {
     wal_by_query: Option<queries::WalByQuery>,
     /// When the WAL disk guard checks next (CLOCK_MONOTONIC ns).
     next_disk_check_ns: i64,
+    /// On a standby: the last look found this node's disk too small for the
+    /// primary's size (warned once per episode).
+    mirror_capped: bool,
 }
 
 impl Worker {
@@ -244,6 +266,7 @@ impl Worker {
     fn cycle(&mut self, woke_ns: i64, early: bool) {
         self.history_warned = false;
         self.catch_up_with_writes();
+        let generation = self.seen_generation;
         let reading = match txn::guarded(stats::read_now) {
             Ok(Some(reading)) => reading,
             Ok(None) => {
@@ -319,6 +342,12 @@ impl Worker {
             ),
         }
         self.cleanup_history();
+        // What is in force, for standbys (a DBA's own ALTER SYSTEM
+        // included); a size this cycle wrote was published as it was written
+        // (this process sees it only after its next reload).
+        if self.seen_generation == generation {
+            self.publish_size(server::max_wal_size_mb());
+        }
     }
 
     fn decide(
@@ -370,6 +399,17 @@ impl Worker {
         self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
 
+    /// Publishes the size in force for standbys (walrus.primary_size), when it
+    /// is not already the record.
+    fn publish_size(&mut self, size_mb: i32) {
+        match txn::guarded(move || replica::publish(size_mb)) {
+            Ok(Ok(true)) => log!("pg_walrus: published max_wal_size of {size_mb} MB for standbys"),
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => warning!("pg_walrus: could not publish max_wal_size for standbys: {error}"),
+            Err(error) => error.report_warning("pg_walrus: could not publish max_wal_size for standbys"),
+        }
+    }
+
     /// walrus.analyze(apply := true) may have written max_wal_size since the
     /// worker last looked: read the file now rather than wait for the SIGHUP,
     /// so decisions start from the size in force.
@@ -418,6 +458,10 @@ impl Worker {
                 // The cycle that may follow decides at the clamped size.
                 reload_configuration();
                 shmem::update(|state| state.disk.clamps += 1);
+                // A standby mirrors it only up to its own disk anyway.
+                if !server::in_recovery() {
+                    self.publish_size(clamp.to_mb);
+                }
             }
             apply::Outcome::Failed | apply::Outcome::Superseded => {
                 shmem::update(|state| state.disk.guard.clamp_not_applied());
@@ -459,6 +503,7 @@ impl Worker {
             apply::Outcome::Applied(generation) => {
                 self.seen_generation = generation;
                 self.failed = None;
+                self.publish_size(change.decision.new_size_mb);
             }
             apply::Outcome::RecommendOnly => self.failed = None,
             apply::Outcome::Failed => self.failed = Some(change.decision),
@@ -468,6 +513,11 @@ impl Worker {
 
     /// Writes a history row; sizing goes on whether or not that works.
     fn record(&mut self, entry: &Entry) {
+        // A standby's transactions are read-only: no history, no NOTIFY.
+        // Its log lines, status() and metrics say what it did.
+        if server::in_recovery() {
+            return;
+        }
         let result = txn::guarded(AssertUnwindSafe(|| history::record(entry)));
         self.warn_history(
             result

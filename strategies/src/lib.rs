@@ -15,6 +15,7 @@ pub mod disk;
 pub mod early;
 pub mod evidence;
 mod limits;
+pub mod mirror;
 mod multiplicative;
 mod observation;
 pub mod profiles;

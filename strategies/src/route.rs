@@ -14,6 +14,8 @@ pub enum ChangeKind {
     Explicit,
     /// The WAL disk guard lowers a size the disk can no longer hold.
     Safety,
+    /// A standby (or a node just promoted) follows its primary's size.
+    Mirror,
 }
 
 impl ChangeKind {
@@ -22,8 +24,16 @@ impl ChangeKind {
     pub fn rate_limited(self) -> bool {
         match self {
             ChangeKind::Automatic => true,
-            ChangeKind::Explicit | ChangeKind::Safety => false,
+            ChangeKind::Explicit | ChangeKind::Safety | ChangeKind::Mirror => false,
         }
+    }
+
+    /// Whether an applied (or dry-run) change counts toward the rate limits
+    /// afterwards. A standby's mirroring follows the primary's changes,
+    /// which the primary already counted: counting them again would hold
+    /// back the promoted node's first change of its own.
+    pub fn counts_toward_limits(self) -> bool {
+        self != ChangeKind::Mirror
     }
 
     /// Whether an applied change starts a new interval at the counters read
@@ -32,7 +42,7 @@ impl ChangeKind {
     /// that led to it again.
     pub fn rebaselines(self) -> bool {
         match self {
-            ChangeKind::Automatic | ChangeKind::Safety => false,
+            ChangeKind::Automatic | ChangeKind::Safety | ChangeKind::Mirror => false,
             ChangeKind::Explicit => true,
         }
     }
@@ -89,7 +99,7 @@ mod tests {
 
     #[test]
     fn every_kind_and_condition() {
-        use ChangeKind::{Automatic, Explicit, Safety};
+        use ChangeKind::{Automatic, Explicit, Mirror, Safety};
         use Route::{DryRun, Held, RecommendOnly, Write};
         // (kind, limits allow, dry run, ALTER SYSTEM allowed) -> route
         let table = [
@@ -108,6 +118,11 @@ mod tests {
             (Safety, false, false, true, Write),
             (Safety, false, true, true, DryRun),
             (Safety, false, false, false, RecommendOnly),
+            // A standby follows its primary whatever the limits; dry run
+            // and recommend-only hold for it as for any change.
+            (Mirror, false, false, true, Write),
+            (Mirror, false, true, true, DryRun),
+            (Mirror, false, false, false, RecommendOnly),
         ];
         for (kind, allow, dry_run, allowed, want) in table {
             let limits = || if allow { Ok(()) } else { Err(COOLDOWN) };
@@ -136,16 +151,22 @@ mod tests {
 
     #[test]
     fn what_each_kind_does_besides_the_route() {
-        use ChangeKind::{Automatic, Explicit, Safety};
-        // (kind, rate-limited, rebaselines, warns when capped)
-        for (kind, limited, rebaselines, warns) in [
-            (Automatic, true, false, true),
-            (Explicit, false, true, false),
-            (Safety, false, false, false),
+        use ChangeKind::{Automatic, Explicit, Mirror, Safety};
+        // (kind, rate-limited, counts toward the limits, rebaselines, warns when capped)
+        for (kind, limited, counts, rebaselines, warns) in [
+            (Automatic, true, true, false, true),
+            (Explicit, false, true, true, false),
+            (Safety, false, true, false, false),
+            (Mirror, false, false, false, false),
         ] {
             assert_eq!(
-                (kind.rate_limited(), kind.rebaselines(), kind.warns_when_capped()),
-                (limited, rebaselines, warns)
+                (
+                    kind.rate_limited(),
+                    kind.counts_toward_limits(),
+                    kind.rebaselines(),
+                    kind.warns_when_capped()
+                ),
+                (limited, counts, rebaselines, warns)
             );
         }
     }

@@ -1,9 +1,9 @@
 -- walrus.status(): the seed 002 keys and their JSON types.
 SELECT key,
-       CASE WHEN key IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time')
+       CASE WHEN key IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time', 'mirrored_at', 'promoted_at')
             THEN jsonb_typeof(value) IN ('string', 'null')
             ELSE NULL END AS time_or_null,
-       CASE WHEN key NOT IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time')
+       CASE WHEN key NOT IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time', 'mirrored_at', 'promoted_at')
             THEN jsonb_typeof(value) END AS type
 FROM jsonb_each(walrus.status())
 ORDER BY key;
