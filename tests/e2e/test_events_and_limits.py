@@ -3,8 +3,6 @@
 import json
 import re
 import subprocess
-import urllib.request
-from pathlib import Path
 
 from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, hold_cycle, log_time, release_cycle, wait_for
 
@@ -138,47 +136,3 @@ def test_promtool_accepts_the_exposition(make_cluster):
         assert re.search(rf"^{name} ", text, re.MULTILINE), name
     assert rows["walrus_max_wal_size_bytes"] == 32 * 1024 * 1024
     assert rows["walrus_worker_running"] == 1
-
-
-def test_postgres_exporter_scrapes_walrus_metrics(make_cluster, tmp_path):
-    from pgcluster import free_port
-
-    cluster = cluster_with_extension(make_cluster)
-    queries = tmp_path / "walrus-queries.yaml"
-    queries.write_text(
-        Path(__file__.replace("test_events_and_limits.py", "../../docs/postgres_exporter.yaml")).read_text()
-    )
-    port = free_port()
-    env = {
-        "DATA_SOURCE_NAME": f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres?sslmode=disable",
-        "PATH": "/usr/bin:/bin",
-    }
-    exporter = subprocess.Popen(
-        [
-            "prometheus-postgres-exporter",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--extend.query-path={queries}",
-            "--disable-default-metrics",
-            "--disable-settings-metrics",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-
-        def scrape():
-            try:
-                return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
-            except OSError:
-                return None
-
-        body = wait_for(scrape, 120, "the exporter")
-        match = re.search(r'^walrus_value\{[^}]*name="walrus_max_wal_size_bytes"[^}]*\} (\S+)$', body, re.MULTILINE)
-        assert match, body[-3000:]
-        assert float(match.group(1)) == 32 * 1024 * 1024
-        assert re.search(r'^walrus_value\{[^}]*name="walrus_worker_running"[^}]*\} 1$', body, re.MULTILINE)
-    finally:
-        exporter.terminate()
-        exporter.wait(10)
