@@ -192,7 +192,11 @@ class Cluster:
                 )
             else:
                 # A streaming standby: a base backup of the running primary with
-                # standby.signal and primary_conninfo written by -R.
+                # standby.signal, primary_conninfo and primary_slot_name written
+                # by -R. The physical slot (-C) keeps every segment the standby
+                # has not received: without it, the primary's checkpoints may
+                # recycle the segment the standby starts streaming from, or one
+                # a WAL burst outran it by, and it never catches up.
                 self._run(
                     [
                         str(self.bindir / "pg_basebackup"),
@@ -205,6 +209,9 @@ class Cluster:
                         "-D",
                         str(self.datadir),
                         "-R",
+                        "-C",
+                        "-S",
+                        f"walrus_standby_{self.port}",
                         "-X",
                         "stream",
                         "--no-sync",

@@ -7,6 +7,9 @@
 CREATE TABLE walrus.primary_size (
     singleton boolean PRIMARY KEY DEFAULT true CONSTRAINT primary_size_one_row CHECK (singleton),
     size_mb integer NOT NULL CONSTRAINT primary_size_size_check CHECK (size_mb >= 2),
+    -- The timeline the primary ran on: a node on a newer one of its own was
+    -- promoted since, and catches up with size_mb first.
+    timeline bigint NOT NULL,
     set_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 

@@ -35,12 +35,14 @@ pub fn register() {
         .set_type("pg_walrus")
         .set_library("pg_walrus")
         .set_function("walrus_worker_main")
-        // On a hot standby too, once it is consistent (with hot_standby off,
-        // at promotion): a standby follows its primary's size.
-        .set_start_time(BgWorkerStartTime::ConsistentState)
         .set_restart_time(Some(RESTART_INTERVAL))
         .enable_shmem_access(None)
         .enable_spi_access()
+        // On a hot standby too, once it is consistent (with hot_standby off,
+        // at promotion): a standby follows its primary's size. After
+        // enable_spi_access(), which resets the start time to
+        // RecoveryFinished (pgrx 0.18).
+        .set_start_time(BgWorkerStartTime::ConsistentState)
         .load();
 }
 
@@ -75,6 +77,9 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
             run_as_primary(&mut worker);
         }
     } else {
+        if worker.promoted_while_away() {
+            worker.take_over_after_promotion();
+        }
         run_as_primary(&mut worker);
     }
 

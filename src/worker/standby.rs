@@ -58,6 +58,16 @@ impl Worker {
         }
     }
 
+    /// Whether this node, starting as a primary, was promoted since the record
+    /// was published (its worker did not run in recovery: hot_standby off, or
+    /// stopped): then it takes over as if it had seen the promotion.
+    pub(super) fn promoted_while_away(&self) -> bool {
+        matches!(
+            txn::guarded(replica::published),
+            Ok(Ok(Some(record))) if record.timeline < replica::current_timeline()
+        )
+    }
+
     /// Just promoted: before anything else, the former primary's size (the
     /// record replayed up to the promotion), within this node's disk; then a
     /// baseline that leaves the promotion's own checkpoint out.
@@ -89,8 +99,8 @@ impl Worker {
     /// differs, within this node's disk ceiling.
     fn follow(&mut self, why: &str) {
         self.catch_up_with_writes();
-        let primary_mb = match txn::guarded(replica::published_size) {
-            Ok(Ok(Some(size))) => size,
+        let primary_mb = match txn::guarded(replica::published) {
+            Ok(Ok(Some(record))) => record.size_mb,
             Ok(Ok(None)) => {
                 debug1!("pg_walrus: no published primary size yet (walrus.primary_size)");
                 return;

@@ -28,6 +28,18 @@ CALLS = {
     "top_wal_queries(integer)": ["SELECT * FROM walrus.top_wal_queries()"],
 }
 MUST_REFUSE = {"SELECT walrus.analyze(apply := true)", "SELECT walrus.reset()", "SELECT walrus.cleanup_history()"}
+# Every table in schema walrus: PUBLIC reads it, only superusers (and the
+# worker) write it. walrus.primary_size steers every standby's max_wal_size.
+TABLES = {"walrus.history", "walrus.primary_size"}
+TABLE_WRITES = [
+    "INSERT INTO {table} DEFAULT VALUES",
+    "UPDATE {table} SET {column} = {column}",
+    "DELETE FROM {table}",
+    "TRUNCATE {table}",
+]
+# Every sequence in schema walrus: only the tables' writers advance it.
+SEQUENCES = {"walrus.history_id_seq"}
+SEQUENCE_CALLS = ["SELECT nextval('{sequence}')", "SELECT setval('{sequence}', 1)"]
 # Documented errors that are not about privileges.
 DOCUMENTED = {"SELECT * FROM walrus.top_wal_queries()": psycopg.errors.UndefinedObject}
 
@@ -43,6 +55,14 @@ def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(mak
     }
     signatures = {re.sub(r'\((apply|strategy|"limit") ', "(", s) for s in signatures}
     assert signatures == set(CALLS), "a new function needs a row in CALLS"
+    relations = cluster.sql(
+        "SELECT c.oid::regclass::text, c.relkind, a.attname FROM pg_class c "
+        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = 1 "
+        "WHERE c.relnamespace = 'walrus'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')"
+    )
+    first_columns = {name: column for name, kind, column in relations if kind != "S"}
+    assert set(first_columns) == TABLES, "a new table needs its writes checked: add it to TABLES"
+    assert {name for name, kind, _ in relations if kind == "S"} == SEQUENCES, "a new sequence: add it to SEQUENCES"
     cluster.sql("CREATE ROLE nobody LOGIN")
     with cluster.connect(user="nobody") as conn:
         for calls in CALLS.values():
@@ -67,6 +87,15 @@ def test_every_function_works_or_refuses_with_42501_for_an_unprivileged_role(mak
         ]:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(write)
+        for table, column in first_columns.items():
+            conn.execute(f"SELECT * FROM {table}").fetchall()
+            for write in TABLE_WRITES:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(write.format(table=table, column=column))
+        for sequence in SEQUENCES:
+            for call in SEQUENCE_CALLS:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(call.format(sequence=sequence))
 
 
 def test_search_path_shadowing_cannot_redirect_functions_or_the_worker(make_cluster):
