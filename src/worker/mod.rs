@@ -404,6 +404,22 @@ impl Worker {
         self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
 
+    /// Takes `change` down the shared apply path as the worker does: the write
+    /// in a guarded transaction of its own, at the config generation this
+    /// worker has seen, history through `record`. An applied write moves the
+    /// worker's generation on.
+    fn apply_change(&mut self, change: &apply::Change) -> apply::Outcome {
+        let seen = self.seen_generation;
+        let write = |new_size| {
+            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
+        };
+        let outcome = apply::apply(change, write, &mut |entry| self.record(entry));
+        if let apply::Outcome::Applied(generation) = outcome {
+            self.seen_generation = generation;
+        }
+        outcome
+    }
+
     /// Publishes the size in force for standbys (walrus.primary_size), when it
     /// is not already the record.
     fn publish_size(&mut self, size_mb: i32) {
@@ -453,13 +469,8 @@ impl Worker {
             at_secs: apply::now_secs(),
             reading: None,
         };
-        let seen = self.seen_generation;
-        let write = |new_size| {
-            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
-        };
-        match apply::apply(&change, write, &mut |entry| self.record(entry)) {
-            apply::Outcome::Applied(generation) => {
-                self.seen_generation = generation;
+        match self.apply_change(&change) {
+            apply::Outcome::Applied(_) => {
                 // The cycle that may follow decides at the clamped size.
                 reload_configuration();
                 shmem::update(|state| state.disk.clamps += 1);
@@ -497,16 +508,11 @@ impl Worker {
             at_secs: decided_at,
             reading: None,
         };
-        let seen = self.seen_generation;
-        let write = |new_size| {
-            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
-        };
-        match apply::apply(&change, write, &mut |entry| self.record(entry)) {
+        match self.apply_change(&change) {
             apply::Outcome::Superseded => {
                 log!("pg_walrus: decision superseded by a change applied meanwhile; deciding again next cycle");
             }
-            apply::Outcome::Applied(generation) => {
-                self.seen_generation = generation;
+            apply::Outcome::Applied(_) => {
                 self.failed = None;
                 self.publish_size(change.decision.new_size_mb);
             }

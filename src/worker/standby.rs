@@ -14,7 +14,7 @@ use walrus_strategies::{ChangeKind, mirror};
 
 use super::{Worker, reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
-use crate::{alter_system, apply, clock, guc, replica, server, shmem, stats, txn};
+use crate::{apply, clock, guc, replica, server, shmem, stats, txn};
 
 /// How often a standby looks at the record (and its disk).
 const LOOK_SECS: i64 = 10;
@@ -138,12 +138,7 @@ impl Worker {
             at_secs: apply::now_secs(),
             reading: None,
         };
-        let seen = self.seen_generation;
-        let write = |new_size| {
-            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
-        };
-        if let apply::Outcome::Applied(generation) = apply::apply(&change, write, &mut |entry| self.record(entry)) {
-            self.seen_generation = generation;
+        if let apply::Outcome::Applied(_) = self.apply_change(&change) {
             reload_configuration();
             shmem::update(|state| state.mirrored_at = clock::now());
         }
