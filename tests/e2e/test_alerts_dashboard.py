@@ -80,7 +80,7 @@ def type_misuse(expr, metrics):
 def promtool(*args):
     binary = shutil.which("promtool")
     assert binary, "promtool not found (Debian package prometheus; scripts/setup.sh installs it)"
-    return subprocess.run([binary, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run([binary, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 def alert_rules():

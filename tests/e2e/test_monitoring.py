@@ -207,7 +207,7 @@ def live_values(cluster) -> dict[str, float]:
 
 def promtool_check(text: str) -> None:
     lint = subprocess.run(
-        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False, timeout=60
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True, check=False, timeout=300
     )
     assert lint.returncode == 0 and lint.stdout.strip() == "" and lint.stderr.strip() == "", (lint, text)
 
@@ -268,15 +268,15 @@ def test_shipped_exporter_files_match_the_live_catalogue(make_cluster, tmp_path)
     # The script itself: --check passes on the shipped files; it writes the
     # same files elsewhere; --check fails once one of them differs.
     run = [sys.executable, str(GEN), cluster.dsn()]
-    check = subprocess.run([*run, "--check"], capture_output=True, text=True, check=False, timeout=60)
+    check = subprocess.run([*run, "--check"], capture_output=True, text=True, check=False, timeout=300)
     assert check.returncode == 0, check
-    subprocess.run([*run, "--out-dir", str(tmp_path)], capture_output=True, text=True, check=True, timeout=60)
+    subprocess.run([*run, "--out-dir", str(tmp_path)], capture_output=True, text=True, check=True, timeout=300)
     for name in gen_monitoring.files(metrics):
         assert (tmp_path / name).read_text() == (MONITORING / name).read_text(), name
     with open(tmp_path / gen_monitoring.SQL_EXPORTER, "a") as collector:
         collector.write("# edited by hand\n")
     stale = subprocess.run(
-        [*run, "--check", "--out-dir", str(tmp_path)], capture_output=True, text=True, check=False, timeout=60
+        [*run, "--check", "--out-dir", str(tmp_path)], capture_output=True, text=True, check=False, timeout=300
     )
     assert stale.returncode == 1 and gen_monitoring.SQL_EXPORTER in stale.stderr, stale
     # And the monitoring guide names every metric.
