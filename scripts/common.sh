@@ -10,6 +10,17 @@ export WALRUS_ROOT
 WALRUS_CACHE=${WALRUS_CACHE:-/opt/pg_walrus}
 export WALRUS_CACHE
 
+# Compiled crates live in the cache too, shared by every clone: a fresh CI
+# clone then compiles only pg_walrus's own two crates, not pgrx and its
+# bindings again for each check, test and install (cargo locks the directory,
+# so two runs at once wait for each other rather than collide).
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WALRUS_CACHE/target}
+export CARGO_TARGET_DIR
+
+# When the first script of this run started, for the elapsed time in log lines.
+WALRUS_STARTED=${WALRUS_STARTED:-$(date +%s)}
+export WALRUS_STARTED
+
 # PostgreSQL refuses to run as root; test and demo clusters run as this user.
 WALRUS_PG_USER=${WALRUS_PG_USER:-postgres}
 export WALRUS_PG_USER
@@ -19,7 +30,7 @@ WALRUS_DEFAULT_PG_VERSIONS=${WALRUS_DEFAULT_PG_VERSIONS:-"15 17"}
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m==> [%4d s] %s\033[0m\n' "$(($(date +%s) - WALRUS_STARTED))" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # The pgrx version pinned in Cargo.toml; cargo-pgrx must match it exactly.

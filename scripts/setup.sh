@@ -19,7 +19,7 @@ packages=(
     bison flex libreadline-dev zlib1g-dev libssl-dev libxml2-dev
     curl dpkg-dev sudo iproute2 procps jq python3 python3-venv shellcheck
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
-    prometheus prometheus-postgres-exporter
+    prometheus prometheus-postgres-exporter etcd-server
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -86,6 +86,15 @@ done
 init_args=()
 for v in "${versions[@]}"; do init_args+=("--pg$v" "$(pg_config_for "$v")"); done
 config="$HOME/.pgrx/config.toml"
+# A build that is gone (a throwaway WALRUS_CACHE) leaves its line behind,
+# and pgrx's build then fails on the missing pg_config: drop such lines.
+if [ -f "$config" ]; then
+    while read -r stale; do
+        log "dropping $stale from $config: that pg_config is gone"
+        grep -vxF "$stale" "$config" >"$config.new" || true
+        mv "$config.new" "$config"
+    done < <(awk -F'"' '/^pg[0-9]+ = "/ { if (system("test -x \"" $2 "\"") != 0) print }' "$config")
+fi
 need_init=0
 for v in "${versions[@]}"; do
     grep -q "^pg$v = \"$(pg_config_for "$v")\"" "$config" 2>/dev/null || need_init=1

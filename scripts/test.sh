@@ -61,6 +61,6 @@ workers=$((tests_per_version * ${#versions[@]}))
 # drive a WAL load (a load that writes half its nominal rate proves less); the
 # rest start as the first ones finish.
 [ "$workers" -le 100 ] || workers=100
-WALRUS_PG_VERSIONS="${versions[*]}" "$venv/bin/pytest" tests/e2e -n "$workers" -p no:cacheprovider
+WALRUS_PG_VERSIONS="${versions[*]}" "$venv/bin/pytest" tests/e2e -n "$workers" -p no:cacheprovider --durations=25
 
 log "all tests passed in $(( $(date +%s) - started )) s"

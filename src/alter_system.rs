@@ -13,6 +13,18 @@ use pgrx::pg_sys;
 /// transaction; raises a PostgreSQL ERROR on failure. The new value takes
 /// effect at the next configuration reload (see `server::request_reload`).
 pub fn set_max_wal_size(size_mb: i32) {
+    alter_max_wal_size(Some(size_mb));
+}
+
+/// `ALTER SYSTEM RESET max_wal_size`: removes the line from
+/// postgresql.auto.conf, so the rest of the configuration (Patroni's
+/// postgresql.conf) decides. Allowed during recovery, like any ALTER SYSTEM.
+pub fn reset_max_wal_size() {
+    alter_max_wal_size(None);
+}
+
+/// SET to `size_mb`, or RESET with `None`.
+fn alter_max_wal_size(size_mb: Option<i32>) {
     // SAFETY: IsTransactionState only reads this process's CurrentTransactionState;
     // it neither allocates nor raises.
     if !unsafe { pg_sys::IsTransactionState() } {
@@ -27,18 +39,22 @@ pub fn set_max_wal_size(size_mb: i32) {
     // makes a fresh list. The pg_sys calls are pg_guard-wrapped, so an ERROR
     // (privileges, value range, file I/O) becomes a panic that frees `stmt`
     // (still in a live context) and unwinds to the caller's abort.
+    // RESET has no arguments (NIL), as the grammar builds it.
     unsafe {
-        // The value as the integer literal `ALTER SYSTEM SET max_wal_size = 1024`
-        // produces: max_wal_size's unit is MB, so no unit suffix is needed.
-        let mut value = PgBox::<pg_sys::A_Const>::alloc_node(pg_sys::NodeTag::T_A_Const);
-        value.val.ival.type_ = pg_sys::NodeTag::T_Integer;
-        value.val.ival.ival = size_mb;
-        value.location = -1;
-
         let mut set = PgBox::<pg_sys::VariableSetStmt>::alloc_node(pg_sys::NodeTag::T_VariableSetStmt);
-        set.kind = pg_sys::VariableSetKind::VAR_SET_VALUE;
         set.name = pg_sys::pstrdup(c"max_wal_size".as_ptr());
-        set.args = pg_sys::lappend(std::ptr::null_mut(), value.into_pg().cast());
+        if let Some(size_mb) = size_mb {
+            // The value as the integer literal `ALTER SYSTEM SET max_wal_size = 1024`
+            // produces: max_wal_size's unit is MB, so no unit suffix is needed.
+            let mut value = PgBox::<pg_sys::A_Const>::alloc_node(pg_sys::NodeTag::T_A_Const);
+            value.val.ival.type_ = pg_sys::NodeTag::T_Integer;
+            value.val.ival.ival = size_mb;
+            value.location = -1;
+            set.kind = pg_sys::VariableSetKind::VAR_SET_VALUE;
+            set.args = pg_sys::lappend(std::ptr::null_mut(), value.into_pg().cast());
+        } else {
+            set.kind = pg_sys::VariableSetKind::VAR_RESET;
+        }
 
         let mut stmt = PgBox::<pg_sys::AlterSystemStmt>::alloc_node(pg_sys::NodeTag::T_AlterSystemStmt);
         stmt.setstmt = set.into_pg();

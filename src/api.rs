@@ -8,11 +8,13 @@ use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Value, json};
 use walrus_strategies::disk::{DiskLimit, DiskReading};
 use walrus_strategies::evidence::BYTES_PER_MB;
-use walrus_strategies::{Action, ChangeKind, SizingStrategy, Strategy};
+use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy};
 
 use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
-use crate::{alter_system, apply, clock, guc, history, metrics, server, shmem, stats};
+use crate::{
+    alter_system, apply, apply_via, clock, guc, history, metrics, patroni, patroni_state, server, shmem, stats,
+};
 
 /// The extension's state and settings, for anyone.
 #[pg_extern]
@@ -45,7 +47,7 @@ fn status() -> JsonB {
         "wal_rate_bytes_per_sec": state.strategies.ring.last().map_or(0.0, |s| s.wal_bytes_per_sec().round()),
         "wal_samples": state.strategies.ring.len(),
         "in_recovery": server::in_recovery(),
-        "mode": server::mode(),
+        "mode": mode(),
         "dry_run": guc::dry_run(),
         "cooldown_active": limits.cooldown_remaining_secs > 0.0,
         "cooldown_remaining_sec": limits.cooldown_remaining_secs.ceil() as i64,
@@ -70,11 +72,24 @@ fn status() -> JsonB {
         "primary_size_mb": (state.primary_size_mb > 0).then_some(state.primary_size_mb),
         "mirrored_at": timestamp(state.mirrored_at),
         "promoted_at": timestamp(state.promoted_at),
+        "apply_via": apply_via::apply_via().name(),
+        "patroni": (apply_via::apply_via() == ApplyVia::Patroni || state.patroni.last != patroni_state::LastPatch::Never)
+            .then(|| patroni::status_json(&state.patroni)),
     });
     if let (Value::Object(status), Value::Object(extra)) = (&mut status, extra) {
         status.extend(extra);
     }
     JsonB(status)
+}
+
+/// "auto", or "recommend-only" when pg_walrus cannot or may not write:
+/// ALTER SYSTEM is off (and sizes would go through it), or apply_via is none.
+fn mode() -> &'static str {
+    match apply_via::apply_via() {
+        ApplyVia::Nowhere => "recommend-only",
+        ApplyVia::Patroni => "auto",
+        ApplyVia::AlterSystem => server::mode(),
+    }
 }
 
 /// What the active strategy would do now, judging the interval so far.
@@ -197,24 +212,39 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
                 shmem::write_config(writes.generation, new_size, || alter_system::set_max_wal_size(new_size))
             })
         };
-        let outcome = apply::apply(&change, write, &mut |entry| match history::record(entry) {
-            Ok(()) => {}
-            Err(history::HistoryError::Missing) => warning!("pg_walrus: history table does not exist"),
-            Err(history::HistoryError::Spi(error)) => warning!("pg_walrus: could not record history: {error}"),
-        });
+        let outcome = apply::apply(
+            &change,
+            writes.generation,
+            write,
+            &mut |entry| match history::record(entry) {
+                Ok(()) => {}
+                Err(history::HistoryError::Missing) => warning!("pg_walrus: history table does not exist"),
+                Err(history::HistoryError::Spi(error)) => warning!("pg_walrus: could not record history: {error}"),
+            },
+        );
         match outcome {
             apply::Outcome::Applied(_) => result["applied"] = json!(true),
             apply::Outcome::DryRun => {
                 result["reason"] = json!("walrus.dry_run is on: the change was recorded, not applied")
             }
-            apply::Outcome::RecommendOnly => result["reason"] = json!(apply::RECOMMEND_ONLY_REASON),
+            apply::Outcome::Sent(_) => {
+                result["applied"] = json!(true);
+                result["apply_via"] = json!("patroni");
+            }
+            apply::Outcome::RecommendOnly(why) => result["reason"] = json!(why.reason()),
+            // Only Patroni's failures come back here: a failed ALTER SYSTEM
+            // raised an ERROR instead.
+            apply::Outcome::Failed => {
+                let error = shmem::snapshot().patroni.last_error;
+                result["reason"] = json!(format!("Patroni did not take the change: {}", error.as_str()));
+            }
             // This session's max_wal_size predates a write by the worker or
             // another analyze: the recommendation is stale.
             apply::Outcome::Superseded => {
                 result["reason"] = json!("max_wal_size was changed moments ago; run walrus.analyze again")
             }
-            // Not rate-limited, and a failed write raised an ERROR instead.
-            apply::Outcome::Held | apply::Outcome::Failed => {}
+            // Not rate-limited.
+            apply::Outcome::Held => {}
         }
     }
     JsonB(result)

@@ -6,13 +6,13 @@
 
 use pgrx::prelude::*;
 use serde_json::{Value, json};
-use walrus_strategies::{Action, Blocked, ChangeKind, Decision, Route, route};
+use walrus_strategies::{Action, Blocked, ChangeKind, Decision, Route, Withheld, route};
 
 use crate::entry::Entry;
 use crate::shmem::WalrusState;
 use crate::stats::Reading;
 use crate::txn::CaughtPgError;
-use crate::{clock, guc, server, shmem};
+use crate::{apply_via, clock, guc, patroni, server, shmem};
 
 /// A decision that changes the size, and who asks for it.
 pub struct Change {
@@ -36,23 +36,30 @@ pub enum Outcome {
     Held,
     /// Dry run: recorded, not written.
     DryRun,
-    /// ALTER SYSTEM is off on this server: recorded, not written.
-    RecommendOnly,
+    /// ALTER SYSTEM is off on this server, or `walrus.apply_via = none`:
+    /// recorded, not written.
+    RecommendOnly(Withheld),
     /// Another write of max_wal_size came first: nothing written or recorded.
     Superseded,
     /// Written as this config-write generation, reload requested, recorded.
     Applied(u64),
-    /// The write raised an ERROR: warned, counted, recorded as `failed`.
+    /// Accepted by Patroni as this config-write generation, recorded; it
+    /// takes effect when Patroni has written it on each member and reloaded.
+    Sent(u64),
+    /// The write raised an ERROR, or Patroni did not take it: warned,
+    /// counted, recorded as `failed`.
     Failed,
 }
 
-/// Takes `change` down its route. `write` performs the write for this caller
-/// (ALTER SYSTEM under the config-generation check) and returns the new
+/// Takes `change` down its route. `write` performs ALTER SYSTEM for this
+/// caller (under the config-generation check) and returns the new
 /// generation, `None` when superseded, or the ERROR it caught (the worker
-/// catches; a SQL caller lets an ERROR end its statement instead). `record`
-/// writes a history row and its event the way this caller can.
+/// catches; a SQL caller lets an ERROR end its statement instead); a change
+/// for Patroni goes through [`send_to_patroni`] at `seen_generation`.
+/// `record` writes a history row and its event the way this caller can.
 pub fn apply(
     change: &Change,
+    seen_generation: u64,
     write: impl FnOnce(i32) -> Result<Option<u64>, CaughtPgError>,
     record: &mut dyn FnMut(&Entry),
 ) -> Outcome {
@@ -73,7 +80,14 @@ pub fn apply(
     let rate_limits = || shmem::update(|state| state.recent_changes.check(change.at_secs, &limits)).unwrap_or(Ok(()));
     let (strategy, forced) = (change.strategy, change.forced);
     let counted_at = change.kind.counts_toward_limits().then_some(change.at_secs);
-    match route(change.kind, rate_limits, guc::dry_run(), server::alter_system_allowed()) {
+    let apply_via = apply_via::apply_via();
+    match route(
+        change.kind,
+        rate_limits,
+        guc::dry_run(),
+        apply_via,
+        server::alter_system_allowed(),
+    ) {
         Route::Held(blocked) => {
             log_blocked(&blocked);
             shmem::update(|state| state.total_skipped += 1);
@@ -85,26 +99,87 @@ pub fn apply(
             record(&dry_run_entry(decision, strategy, forced));
             Outcome::DryRun
         }
-        Route::RecommendOnly => {
-            recommend_only(decision);
-            record(&recommend_only_entry(decision, strategy, forced));
-            Outcome::RecommendOnly
+        Route::RecommendOnly(why) => {
+            recommend_only(decision, why);
+            record(&recommend_only_entry(decision, strategy, forced, why));
+            Outcome::RecommendOnly(why)
         }
+        Route::Patch => match send_to_patroni(seen_generation, decision.new_size_mb, decision.old_size_mb) {
+            None => Outcome::Superseded,
+            Some((generation, Ok(sent))) => {
+                // Patroni writes each member's postgresql.conf and reloads it.
+                took_effect(change, counted_at, generation, false, sent.details, record);
+                Outcome::Sent(generation)
+            }
+            Some((_, Err(not_sent))) => {
+                warning!(
+                    "pg_walrus: could not set max_wal_size to {} MB through Patroni, will retry next cycle: {}",
+                    decision.new_size_mb,
+                    not_sent.message
+                );
+                did_not_take(change, &not_sent.message, not_sent.details, record);
+                Outcome::Failed
+            }
+        },
         Route::Write => match write(decision.new_size_mb) {
             Ok(None) => Outcome::Superseded,
             Ok(Some(generation)) => {
-                let rebaseline = change.reading.filter(|_| change.kind.rebaselines());
-                resized(decision, rebaseline, counted_at);
-                record(&applied_entry(decision, strategy, forced, generation));
+                took_effect(change, counted_at, generation, true, json!({}), record);
                 Outcome::Applied(generation)
             }
             Err(error) => {
                 error.report_warning("pg_walrus: failed to execute ALTER SYSTEM, will retry next cycle");
-                shmem::update(|state| state.total_failed += 1);
-                record(&failed_entry(decision, strategy, forced, &error.to_string()));
+                did_not_take(change, &error.to_string(), json!({}), record);
                 Outcome::Failed
             }
         },
+    }
+}
+
+/// A change written (ALTER SYSTEM, `reload`) or accepted by Patroni as
+/// `generation`: logged, counted, the interval rebaselined if its kind
+/// does, and recorded with `details` in the row's metadata.
+fn took_effect(
+    change: &Change,
+    counted_at: Option<f64>,
+    generation: u64,
+    reload: bool,
+    details: Value,
+    record: &mut dyn FnMut(&Entry),
+) {
+    let decision = &change.decision;
+    let rebaseline = change.reading.filter(|_| change.kind.rebaselines());
+    resized(decision, rebaseline, counted_at, reload);
+    let mut entry = applied_entry(decision, change.strategy, change.forced, generation);
+    merge(&mut entry.metadata, details);
+    record(&entry);
+}
+
+/// A change that did not take (the caller has warned): counted, and
+/// recorded as `failed` with `message` and `details`.
+fn did_not_take(change: &Change, message: &str, details: Value, record: &mut dyn FnMut(&Entry)) {
+    shmem::update(|state| state.total_failed += 1);
+    let mut entry = failed_entry(&change.decision, change.strategy, change.forced, message);
+    merge(&mut entry.metadata, details);
+    record(&entry);
+}
+
+/// Sends the size to Patroni unless another write of max_wal_size happened
+/// since `seen_generation`. The generation is taken first, under the lock,
+/// and the request goes out after it is released: the lock is never held
+/// across the network. `None` when superseded.
+pub fn send_to_patroni(
+    seen_generation: u64,
+    size_mb: i32,
+    from_mb: i32,
+) -> Option<(u64, Result<patroni::Sent, patroni::NotSent>)> {
+    let generation = shmem::write_config(seen_generation, size_mb, || ())?;
+    Some((generation, patroni::send(size_mb, from_mb)))
+}
+
+fn merge(metadata: &mut Value, extra: Value) {
+    if let (Value::Object(target), Value::Object(extra)) = (metadata, extra) {
+        target.extend(extra);
     }
 }
 
@@ -129,8 +204,9 @@ fn log_blocked(blocked: &Blocked) {
 /// at those counters, so the checkpoints that led to this decision are not
 /// counted again by the worker's next cycle.
 /// `now_secs` (monotonic) is when the change counts for the rate limits
-/// (`None`: it does not count).
-fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: Option<f64>) {
+/// (`None`: it does not count). `reload` is false when someone else (Patroni)
+/// writes the file and reloads.
+fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: Option<f64>, reload: bool) {
     log!(
         "pg_walrus: resizing max_wal_size from {} MB to {} MB ({})",
         decision.old_size_mb,
@@ -157,7 +233,7 @@ fn resized(decision: &Decision, rebaseline: Option<Reading>, now_secs: Option<f6
             state.rebaseline(&reading);
         }
     });
-    if let Err(error) = server::request_reload() {
+    if reload && let Err(error) = server::request_reload() {
         warning!("pg_walrus: could not signal the postmaster to reload the configuration: {error}");
     }
 }
@@ -232,13 +308,11 @@ fn skipped_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, blo
     entry(decision, "skipped", strategy, forced, extra)
 }
 
-/// Why a decision cannot be written in recommend-only mode.
-pub const RECOMMEND_ONLY_REASON: &str = "allow_alter_system is off: pg_walrus only recommends";
-
 /// Recommend-only mode: the decision is recorded, nothing is attempted.
-fn recommend_only(decision: &Decision) {
+fn recommend_only(decision: &Decision, why: Withheld) {
     log!(
-        "pg_walrus: recommend-only (allow_alter_system is off): max_wal_size should change from {} MB to {} MB ({})",
+        "pg_walrus: recommend-only ({}): max_wal_size should change from {} MB to {} MB ({})",
+        why.state(),
         decision.old_size_mb,
         decision.new_size_mb,
         decision.reason
@@ -247,8 +321,8 @@ fn recommend_only(decision: &Decision) {
 }
 
 /// The history row for a decision recommend-only mode could not apply.
-fn recommend_only_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64) -> Entry<'a> {
-    let extra = json!({"applied": false, "blocked_by": "allow_alter_system", "would_apply": decision.action.as_str()});
+fn recommend_only_entry<'a>(decision: &'a Decision, strategy: &'a str, forced: i64, why: Withheld) -> Entry<'a> {
+    let extra = json!({"applied": false, "blocked_by": why.setting(), "would_apply": decision.action.as_str()});
     entry(decision, "skipped", strategy, forced, extra)
 }
 

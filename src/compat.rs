@@ -65,6 +65,37 @@ pub(crate) unsafe fn read_counts(stats: &pg_sys::PgStat_CheckpointerStats) -> Op
     })
 }
 
+/// Cumulative WAL counters since pg_stat_wal was last reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WalCounts {
+    pub records: i64,
+    /// Full-page images.
+    pub images: i64,
+    /// WAL bytes, counted with the records and images (backends add theirs
+    /// at most once a second, so this lags the WAL position).
+    pub bytes: u64,
+    /// When pg_stat_wal was last reset (`pg_stat_reset_shared('wal')`).
+    pub reset_at: pg_sys::TimestampTz,
+}
+
+/// pg_stat_wal's counters; PG 18 keeps them in a `wal_counters` member.
+pub(crate) fn read_wal_counts(stats: &pg_sys::PgStat_WalStats) -> WalCounts {
+    #[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
+    let (records, images, bytes) = (stats.wal_records, stats.wal_fpi, stats.wal_bytes);
+    #[cfg(feature = "pg18")]
+    let (records, images, bytes) = (
+        stats.wal_counters.wal_records,
+        stats.wal_counters.wal_fpi,
+        stats.wal_counters.wal_bytes,
+    );
+    WalCounts {
+        records,
+        images,
+        bytes,
+        reset_at: stats.stat_reset_timestamp,
+    }
+}
+
 /// Whether this server lets ALTER SYSTEM write postgresql.auto.conf:
 /// PostgreSQL 17's `allow_alter_system` (managed services turn it off);
 /// always true before 17. When false pg_walrus only recommends.

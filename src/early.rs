@@ -1,86 +1,118 @@
-//! The worker's looks at the interval so far, for early reaction (the rule
-//! itself is `walrus_strategies::early`). A look reads the counters the way
-//! a cycle does but changes nothing: no baseline moves, no state is written.
+//! The worker's glances and looks at the interval so far, for early
+//! reaction (the rule itself is `walrus_strategies::early`). A glance reads
+//! the WAL insert position and nothing else; a look, taken only when the
+//! glances saw WAL at storm pace, reads the counters the way a cycle does but
+//! changes nothing: no baseline moves, no state is written.
 
 use std::time::Duration;
 
-use walrus_strategies::early::{Looks, poll_period_secs, should_react};
+use walrus_strategies::early::{GLANCE_PERIOD_SECS, Looks, at_storm_pace, glance_period_secs, should_react};
 
 use crate::sizing::{self, Regime};
 use crate::{clock, guc, server, shmem, stats, txn};
 
-/// The looks inside one interval.
+/// The glances and looks inside one interval.
 pub struct Watch {
-    next_look_secs: f64,
+    next_glance_secs: f64,
+    /// The previous glance: seconds into the interval, WAL insert position.
+    previous_glance: Option<(f64, u64)>,
     looks: Looks,
 }
 
 impl Watch {
-    pub fn new() -> Watch {
+    /// The watch over the interval that began at `since_ns` (monotonic). It
+    /// is made after that interval's cycle, which can take a while in a
+    /// storm: its first glance's position is stamped with the time it was
+    /// read, so that the first pace is not diluted by the cycle's time.
+    pub fn new(since_ns: i64) -> Watch {
+        let looking = looking();
+        let now_secs = clock::seconds_between(since_ns, clock::monotonic_ns()).max(0.0);
         Watch {
-            next_look_secs: poll_period_secs(timeout_secs()),
-            looks: Looks::starting(looking()),
+            next_glance_secs: now_secs + GLANCE_PERIOD_SECS,
+            previous_glance: looking.then(|| (now_secs, server::wal_insert_lsn())),
+            looks: Looks::starting(looking),
         }
     }
 
-    /// How long from `elapsed` until the next look is due; `None` while
+    /// How long from `elapsed` until the next glance is due; `None` while
     /// looks are off, so that the worker sleeps through to the end of the
-    /// interval instead of waking every poll period for nothing (a reload
+    /// interval instead of waking for nothing (a reload
     /// that turns them on wakes it, and this is asked again).
-    pub fn until_next_look(&self, elapsed: Duration) -> Option<Duration> {
-        looking().then(|| Duration::from_secs_f64((self.next_look_secs - elapsed.as_secs_f64()).max(0.0)))
+    pub fn until_next_glance(&self, elapsed: Duration) -> Option<Duration> {
+        looking().then(|| Duration::from_secs_f64((self.next_glance_secs - elapsed.as_secs_f64()).max(0.0)))
     }
 
-    /// Looks if a look is due at `elapsed`; true when the worker should end
-    /// the interval now and decide.
+    /// Glances if a glance is due at `elapsed`, and looks if the WAL since
+    /// the previous glance came at storm pace; true when the worker should
+    /// end the interval now and decide.
     pub fn look_if_due(&mut self, elapsed: Duration) -> bool {
         if !looking() {
             self.looks.pause();
+            self.previous_glance = None;
             return false;
         }
         let elapsed = elapsed.as_secs_f64();
-        if elapsed < self.next_look_secs {
+        if elapsed < self.next_glance_secs {
             return false;
         }
-        self.next_look_secs = elapsed + poll_period_secs(timeout_secs());
-        self.look()
+        let position = server::wal_insert_lsn();
+        let storm = match self.previous_glance.replace((elapsed, position)) {
+            Some((then, position_then)) => {
+                let wal = position.saturating_sub(position_then) as f64;
+                at_storm_pace(
+                    wal,
+                    elapsed - then,
+                    server::max_wal_size_mb(),
+                    &sizing::server_settings(),
+                )
+            }
+            None => false,
+        };
+        self.next_glance_secs = elapsed + glance_period_secs(storm);
+        // Calm: no transaction. The looks keep their readings across a dip;
+        // `Looks::look` starts afresh after a longer calm.
+        storm && self.look()
     }
 
     fn look(&mut self) -> bool {
-        // A look that cannot read the stats simply does not react; the
-        // cycle at the end of the interval reports the problem.
-        let Ok(Some(reading)) = txn::guarded(stats::read_now) else {
-            return false;
-        };
         let regime = Regime::now();
         let settings = &regime.settings;
         let state = shmem::snapshot();
-        let Some(observation) = sizing::observe(&state, &reading, settings) else {
-            return false;
-        };
-        let Some(look) = self.looks.look(
-            observation.interval_secs,
-            observation.forced_checkpoints,
-            observation.wal_bytes,
-        ) else {
-            return false;
-        };
         // Reacting only makes sense when a change could follow: room to grow,
-        // and no rate limit that would turn the decision into a skip.
-        let room = observation.current_size_mb < settings.ceiling_mb();
+        // and no rate limit that would turn the decision into a skip. Asked
+        // before the transaction: a storm at walrus.max, or in the cooldown
+        // after a grow, would otherwise cost one every glance for minutes.
+        let room = server::max_wal_size_mb() < settings.ceiling_mb();
         let allowed = state
             .recent_changes
             .check(clock::monotonic_ns() as f64 / 1e9, &guc::rate_limits())
             .is_ok();
-        room && allowed && should_react(&look, observation.current_size_mb, settings)
+        if !(room && allowed) {
+            self.looks.pause();
+            return false;
+        }
+        // A look that cannot read the stats does not react, and the next one
+        // starts afresh (its window would span the failure); the cycle at the
+        // end of the interval reports the problem.
+        let observation = txn::guarded(stats::read_for_look)
+            .ok()
+            .flatten()
+            .and_then(|reading| sizing::observe(&state, &reading, settings));
+        let Some(observation) = observation else {
+            self.looks.pause();
+            return false;
+        };
+        self.looks
+            .look(
+                observation.interval_secs,
+                observation.forced_checkpoints,
+                observation.wal_bytes,
+            )
+            .is_some_and(|look| should_react(&look, observation.current_size_mb, settings))
     }
 }
 
 /// Looks are on: walrus.early_reaction, and the worker enabled at all.
 fn looking() -> bool {
     guc::early_reaction() && guc::enabled()
-}
-
-fn timeout_secs() -> f64 {
-    f64::from(server::checkpoint_timeout_secs().max(1))
 }

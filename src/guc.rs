@@ -4,14 +4,14 @@
 //! ALTER SYSTEM and a reload, never from a session `SET` (PostgreSQL refuses
 //! that with 55P02 before looking at the value).
 
-use std::ffi::{CStr, CString, c_char, c_void};
+use std::ffi::{CString, c_char, c_void};
 
 use pgrx::guc::{GucContext, GucEnum, GucFlags, GucRegistry, GucSetting};
 use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
 use walrus_strategies::profiles::{self, Profile};
 use walrus_strategies::{RateLimits, Strategy};
 
-use crate::notify;
+use crate::{guc_check, notify};
 
 /// PostgreSQL's own upper bound for `max_wal_size` (MAX_KILOBYTES on 64-bit
 /// platforms); `walrus.max` accepts exactly the same range.
@@ -257,9 +257,10 @@ pub fn init(preloading: bool) {
     GucRegistry::define_bool_guc(
         c"walrus.early_reaction",
         c"Decides before the interval ends while WAL volume is forcing checkpoints.",
-        c"The worker looks at the interval so far every checkpoint_timeout/30 (1 to 30 s); once the interval has lasted \
-          two looks with walrus.threshold forced checkpoints, one of them since the last look, and WAL is still coming \
-          fast enough to force another, it decides on the evidence scaled to a full interval.",
+        c"The worker glances at the WAL position every second, at any checkpoint_timeout, and four times a second \
+          with a look at the counters while WAL comes fast enough to force checkpoints; once the interval has lasted a second with \
+          walrus.threshold forced checkpoints, one of them in the last second, and WAL is still coming that fast, it \
+          decides on the evidence scaled to a full interval.",
         &EARLY_REACTION,
         GucContext::Sighup,
         GucFlags::default(),
@@ -289,6 +290,7 @@ pub fn init(preloading: bool) {
             None,
         );
     }
+    crate::apply_via::init();
     if preloading {
         GucRegistry::define_string_guc(
             c"walrus.database",
@@ -323,52 +325,9 @@ unsafe extern "C-unwind" fn check_profiles(
     // SAFETY: `newval` comes straight from guc.c under this function's contract,
     // which is exactly check_text's.
     unsafe {
-        check_text(newval, "walrus.profiles must be UTF-8 JSON.", |text| {
+        guc_check::check_text(newval, "walrus.profiles must be UTF-8 JSON.", |text| {
             profiles::parse(text).map(|_| ())
         })
-    }
-}
-
-/// The part every string check hook shares: the new value (NULL reads as
-/// empty) must be UTF-8, then `validate` judges it.
-///
-/// # Safety
-///
-/// `newval` must be NULL or point to a readable `*mut c_char` that is NULL or
-/// a NUL-terminated string, both unchanged for the duration of the call (what
-/// guc.c passes a string check hook).
-unsafe fn check_text(
-    newval: *mut *mut c_char,
-    not_utf8: &str,
-    validate: impl FnOnce(&str) -> Result<(), String>,
-) -> bool {
-    // SAFETY: both pointers are NULL-checked before being read; by the contract
-    // *newval is a NUL-terminated string that outlives `value`, which does not
-    // escape this call.
-    let value = unsafe {
-        if newval.is_null() || (*newval).is_null() {
-            c""
-        } else {
-            CStr::from_ptr(*newval)
-        }
-    };
-    check_result(value.to_str().map_err(|_| not_utf8.to_owned()).and_then(validate))
-}
-
-/// Reports a check hook's verdict the way PostgreSQL expects: false, with
-/// the reason as the error's DETAIL.
-fn check_result(verdict: Result<(), String>) -> bool {
-    match verdict {
-        Ok(()) => true,
-        Err(detail) => {
-            let detail = CString::new(detail).unwrap_or_default();
-            // SAFETY: a process-local global that guc.c sets to NULL before each check
-            // hook and reads right after the hook returns false; pstrdup copies the
-            // C string into CurrentMemoryContext (the reload's or statement's), which
-            // outlives that ereport. An out-of-memory ERROR unwinds to the #[pg_guard] hook.
-            unsafe { pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr()) };
-            false
-        }
     }
 }
 
@@ -388,7 +347,7 @@ unsafe extern "C-unwind" fn check_notify_channel(
 ) -> bool {
     // SAFETY: `newval` comes straight from guc.c under this function's contract,
     // which is exactly check_text's.
-    unsafe { check_text(newval, "Channel names must be ASCII.", notify::validate_channel) }
+    unsafe { guc_check::check_text(newval, "Channel names must be ASCII.", notify::validate_channel) }
 }
 
 pub fn enabled() -> bool {

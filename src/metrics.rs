@@ -100,12 +100,12 @@ pub fn collect() -> Vec<Metric> {
         ),
         counter(
             "walrus_skipped_total",
-            "Decisions held back by the rate limits.",
+            "Decisions held back by the rate limits or only recommended (allow_alter_system off, walrus.apply_via none).",
             state.total_skipped,
         ),
         counter(
             "walrus_failed_total",
-            "Decisions whose ALTER SYSTEM failed.",
+            "Decisions whose ALTER SYSTEM failed or that Patroni did not take.",
             state.total_failed,
         ),
         counter(

@@ -32,6 +32,11 @@ pub struct WalrusState {
     /// WAL insert position and the last checkpoint's redo point then.
     pub baseline_insert_lsn: u64,
     pub baseline_redo_lsn: u64,
+    /// pg_stat_wal's counters then (records, full-page images).
+    pub baseline_wal: Option<crate::compat::WalCounts>,
+    /// Pages of every database, measured for the interval being closed
+    /// (`data_size::refresh_for`); 0 = not measured.
+    pub data_pages: f64,
     /// `timestamptz` of the last check and the last applied change; 0 = never.
     pub last_check_time: pg_sys::TimestampTz,
     pub last_adjustment_time: pg_sys::TimestampTz,
@@ -62,6 +67,8 @@ pub struct WalrusState {
     pub mirrored_at: pg_sys::TimestampTz,
     /// When this node's worker saw it promoted (0 = never).
     pub promoted_at: pg_sys::TimestampTz,
+    /// What sending sizes to Patroni did (src/patroni.rs).
+    pub patroni: crate::patroni_state::PatroniState,
 }
 
 /// What the guard saw last, in shared memory (plain data).
@@ -200,5 +207,6 @@ impl WalrusState {
         self.baseline_mono_ns = reading.mono_ns;
         self.baseline_insert_lsn = reading.insert_lsn;
         self.baseline_redo_lsn = reading.redo_lsn;
+        self.baseline_wal = reading.wal;
     }
 }

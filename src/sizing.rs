@@ -1,15 +1,16 @@
 //! Maps PostgreSQL's state into the strategies crate's inputs, so the worker
 //! and the SQL functions ask the very same question.
 
+use pgrx::pg_sys;
 use walrus_strategies::evidence::{self, RawInterval};
 use walrus_strategies::profiles::Profile;
 use walrus_strategies::{
-    Decision, Evidence, IntervalSample, Observation, Settings, SizingStrategy, Strategy, StrategyState,
+    Decision, Evidence, FullPageEvidence, Observation, Settings, SizingStrategy, Strategy, StrategyState,
 };
 
 use crate::shmem::WalrusState;
 use crate::stats::Reading;
-use crate::{clock, disk_guard, guc, server, shmem};
+use crate::{clock, data_size, disk_guard, guc, server, shmem};
 
 /// What is in force at one moment: the time-of-day profile (first match
 /// wins), the settings with its overrides, and the algorithm. Taken once per
@@ -74,14 +75,25 @@ fn configured_settings() -> Settings {
         shrink_factor: guc::shrink_factor(),
         shrink_intervals: guc::shrink_intervals(),
         min_size_mb: guc::min_size_mb(),
-        min_wal_size_mb: server::min_wal_size_mb(),
-        wal_segment_mb: server::wal_segment_mb(),
-        checkpoint_timeout_secs: f64::from(server::checkpoint_timeout_secs()),
-        checkpoint_completion_target: server::checkpoint_completion_target(),
         additive_increment_mb: guc::additive_increment_mb(),
         ema_alpha: guc::ema_alpha(),
         target_percentile: guc::target_percentile(),
         disk: disk_guard::limit(&shmem::snapshot()),
+        ..server_settings()
+    }
+}
+
+/// PostgreSQL's own settings that a decision reads (what makes a
+/// checkpoint's distance and an interval's length), and defaults for the
+/// rest: no walrus.* setting, no shared state, no profile. Early reaction's
+/// glances read these alone, four times a second in a storm.
+pub fn server_settings() -> Settings {
+    Settings {
+        min_wal_size_mb: server::min_wal_size_mb(),
+        wal_segment_mb: server::wal_segment_mb(),
+        checkpoint_timeout_secs: f64::from(server::checkpoint_timeout_secs()),
+        checkpoint_completion_target: server::checkpoint_completion_target(),
+        ..Settings::default()
     }
 }
 
@@ -105,20 +117,27 @@ pub fn observe(state: &WalrusState, reading: &Reading, settings: &Settings) -> O
         carried_bytes: state.baseline_insert_lsn.saturating_sub(state.baseline_redo_lsn) as f64,
         interval_secs: clock::seconds_between(state.baseline_mono_ns, reading.mono_ns),
         quiet_before: state.quiet_intervals,
+        full_pages: full_pages(state, reading),
     };
     Some(evidence::observe(&raw, settings, guc::require_wal_evidence()))
 }
 
-/// The completed interval as every strategy records it.
-pub fn sample(observation: &Observation) -> IntervalSample {
-    IntervalSample {
-        wal_bytes: observation.wal_bytes,
-        interval_secs: observation.interval_secs,
-        requested: observation.requested_checkpoints,
-        timed: observation.timed_checkpoints,
-        forced: observation.forced_checkpoints,
-        size_mb: observation.current_size_mb,
+/// The interval's full-page images and records (pg_stat_wal), with the
+/// pages they could fall on; `None` when pg_stat_wal was reset since the
+/// baseline, or any part is unknown.
+fn full_pages(state: &WalrusState, reading: &Reading) -> Option<FullPageEvidence> {
+    let (before, now) = (state.baseline_wal?, reading.wal?);
+    let (images, records) = (now.images - before.images, now.records - before.records);
+    if now.reset_at != before.reset_at || images < 0 || records < 0 || state.data_pages <= 0.0 {
+        return None;
     }
+    Some(FullPageEvidence {
+        images: images as f64,
+        records: records as f64,
+        data_pages: state.data_pages,
+        block_bytes: f64::from(pg_sys::BLCKSZ),
+        counted_wal_bytes: now.bytes.saturating_sub(before.bytes) as f64,
+    })
 }
 
 /// A recommendation made outside the worker's cycle (recommendation(),
@@ -134,6 +153,12 @@ pub struct Recommendation {
 pub fn recommend(state: &WalrusState, reading: &Reading, regime: &Regime, algorithm: Strategy) -> Recommendation {
     let settings = &regime.settings;
     let strategy = algorithm;
+    // The full-page estimate's pages, measured now as the worker would.
+    let mut state = *state;
+    if data_size::needed(&state, reading) {
+        state.data_pages = data_size::measure_pages().unwrap_or(0.0);
+    }
+    let state = &state;
     let observation = observe(state, reading, settings);
     let evidence = Evidence {
         has_baseline: state.has_baseline,

@@ -3,6 +3,8 @@
 //! apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
+mod disk;
+mod patroni;
 mod standby;
 
 use std::ffi::CStr;
@@ -14,7 +16,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{
-    Action, ChangeKind, Decision, Observation, Settings, SizingStrategy, StrategyState, disk, early as rule,
+    Action, ChangeKind, Decision, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, early as rule,
     observe_all,
 };
 
@@ -22,7 +24,7 @@ use crate::entry::Entry;
 use crate::sizing::Regime;
 
 use crate::{
-    alter_system, apply, clock, disk_guard, early, guc, history, queries, replica, server, shmem, sizing, stats, txn,
+    alter_system, apply, clock, data_size, early, guc, history, queries, replica, server, shmem, sizing, stats, txn,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -106,7 +108,7 @@ fn run_as_primary(worker: &mut Worker) {
         // An early cycle is always followed by a full interval: a storm that
         // a change could not stop (a failed ALTER SYSTEM, dry run) costs at
         // most one extra cycle per interval, never a cycle per look.
-        let mut watch = (!was_early).then(early::Watch::new);
+        let mut watch = (!was_early).then(|| early::Watch::new(woke_ns));
         let wake = loop {
             match sleep_one_interval(woke_ns, watch.as_mut(), worker.next_disk_check_ns) {
                 // The disk is watched whatever the interval: a filling disk
@@ -181,7 +183,7 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>, disk_
         };
         let until_look = watch
             .as_deref()
-            .and_then(|w| w.until_next_look(elapsed()))
+            .and_then(|w| w.until_next_glance(elapsed()))
             .unwrap_or(remaining);
         let Some(until_disk_check) = u64::try_from(disk_check_ns - clock::monotonic_ns())
             .ok()
@@ -256,6 +258,16 @@ struct Worker {
     /// On a standby: the last look found this node's disk too small for the
     /// primary's size (warned once per episode).
     mirror_capped: bool,
+    /// Under Patroni: the size the primary last sent to bring the cluster's
+    /// value in line, and when (monotonic ns).
+    cluster_patch: Option<(i32, i64)>,
+    /// Under Patroni: removing this node's postgresql.auto.conf line failed
+    /// (warned once until it works).
+    local_line_warned: bool,
+    /// Under Patroni: postgresql.auto.conf as the last look at the files saw
+    /// it, and whether it held a max_wal_size line.
+    auto_conf_seen: patroni::AutoConfVersion,
+    local_line_seen: bool,
 }
 
 impl Worker {
@@ -271,6 +283,7 @@ impl Worker {
     fn cycle(&mut self, woke_ns: i64, early: bool) {
         self.history_warned = false;
         self.catch_up_with_writes();
+        self.confirm_patch();
         let generation = self.seen_generation;
         let reading = match txn::guarded(stats::read_now) {
             Ok(Some(reading)) => reading,
@@ -283,6 +296,7 @@ impl Worker {
                 return;
             }
         };
+        data_size::refresh_for(&reading);
         // Statements' WAL since the last cycle, for growth's history rows;
         // absent or unloaded pg_stat_statements simply means none.
         let wal_by_query = txn::guarded(queries::snapshot).ok().flatten();
@@ -314,7 +328,11 @@ impl Worker {
                     state.total_forced += observation.forced_checkpoints;
                     // Whichever strategy is active, and even while disabled:
                     // a later switch or re-enable starts from warm state.
-                    observe_all(&mut state.strategies, &sizing::sample(&observation), settings);
+                    observe_all(
+                        &mut state.strategies,
+                        &IntervalSample::of(&observation, settings),
+                        settings,
+                    );
                     if enabled {
                         state.quiet_intervals = observation.quiet_intervals;
                         Step::Decide(observation, Box::new(state.strategies))
@@ -413,8 +431,8 @@ impl Worker {
         let write = |new_size| {
             txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
         };
-        let outcome = apply::apply(change, write, &mut |entry| self.record(entry));
-        if let apply::Outcome::Applied(generation) = outcome {
+        let outcome = apply::apply(change, seen, write, &mut |entry| self.record(entry));
+        if let apply::Outcome::Applied(generation) | apply::Outcome::Sent(generation) = outcome {
             self.seen_generation = generation;
         }
         outcome
@@ -439,50 +457,6 @@ impl Worker {
         if writes.generation != self.seen_generation {
             reload_configuration();
             self.seen_generation = writes.generation;
-        }
-    }
-
-    /// The WAL disk guard's check (specs/disk.md): measure, and lower a
-    /// max_wal_size the disk can no longer hold at once. A safety change: the
-    /// rate limits do not hold it back, and it counts toward them.
-    fn check_disk(&mut self) {
-        let period_secs = disk::CHECK_SECS.min(server::checkpoint_timeout_secs().max(1) as u64);
-        self.next_disk_check_ns = clock::monotonic_ns() + (period_secs * 1_000_000_000) as i64;
-        self.catch_up_with_writes();
-        let Some(needed) = disk_guard::check() else { return };
-        let (clamp, reading, fraction) = (needed.clamp, needed.reading, needed.fraction);
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_WARNING,
-            format!(
-                "pg_walrus: max_wal_size of {} MB exceeds the WAL disk ceiling of {} MB; lowering it now",
-                clamp.from_mb, clamp.to_mb
-            ),
-            "pg_walrus",
-        )
-        .set_detail(format!("The ceiling is {}.", reading.describe(fraction)))
-        .report(PgLogLevel::WARNING);
-        let change = apply::Change {
-            decision: clamp.decision(&reading, fraction),
-            kind: ChangeKind::Safety,
-            strategy: "disk_guard",
-            forced: 0,
-            at_secs: apply::now_secs(),
-            reading: None,
-        };
-        match self.apply_change(&change) {
-            apply::Outcome::Applied(_) => {
-                // The cycle that may follow decides at the clamped size.
-                reload_configuration();
-                shmem::update(|state| state.disk.clamps += 1);
-                // A standby mirrors it only up to its own disk anyway.
-                if !server::in_recovery() {
-                    self.publish_size(clamp.to_mb);
-                }
-            }
-            apply::Outcome::Failed | apply::Outcome::Superseded => {
-                shmem::update(|state| state.disk.guard.clamp_not_applied());
-            }
-            apply::Outcome::Held | apply::Outcome::DryRun | apply::Outcome::RecommendOnly => {}
         }
     }
 
@@ -516,7 +490,7 @@ impl Worker {
                 self.failed = None;
                 self.publish_size(change.decision.new_size_mb);
             }
-            apply::Outcome::RecommendOnly => self.failed = None,
+            apply::Outcome::Sent(_) | apply::Outcome::RecommendOnly(_) => self.failed = None,
             apply::Outcome::Failed => self.failed = Some(change.decision),
             apply::Outcome::Held | apply::Outcome::DryRun => {}
         }

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::prelude::*;
-use walrus_strategies::{ChangeKind, mirror};
+use walrus_strategies::{ApplyVia, ChangeKind, mirror};
 
 use super::{Worker, reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
-use crate::{apply, clock, guc, replica, server, shmem, stats, txn};
+use crate::{apply, apply_via, clock, guc, replica, server, shmem, stats, txn};
 
 /// How often a standby looks at the record (and its disk).
 const LOOK_SECS: i64 = 10;
@@ -29,8 +29,10 @@ impl Worker {
     pub(super) fn follow_primary(&mut self) -> bool {
         log!(
             "pg_walrus: standby: {}",
-            if guc::standby_mirror() {
+            if mirrors_itself() {
                 "following the max_wal_size the primary publishes (walrus.standby_mirror)"
+            } else if guc::standby_mirror() {
+                "Patroni applies the cluster's max_wal_size (walrus.apply_via = patroni)"
             } else {
                 "walrus.standby_mirror is off; the size is caught up at promotion"
             }
@@ -47,7 +49,7 @@ impl Worker {
             if now >= next_look_ns {
                 next_look_ns = now + LOOK_SECS * 1_000_000_000;
                 self.check_disk();
-                if guc::standby_mirror() {
+                if mirrors_itself() {
                     self.follow("the primary's size");
                 }
             }
@@ -73,10 +75,17 @@ impl Worker {
     /// baseline that leaves the promotion's own checkpoint out.
     pub(super) fn take_over_after_promotion(&mut self) {
         let before = txn::guarded(stats::read_now).ok().flatten();
-        log!("pg_walrus: promoted: taking the former primary's max_wal_size, then sizing as a primary");
+        if apply_via::apply_via() == ApplyVia::Patroni {
+            log!("pg_walrus: promoted: running with the cluster's max_wal_size (Patroni), sizing as a primary");
+        } else {
+            log!("pg_walrus: promoted: taking the former primary's max_wal_size, then sizing as a primary");
+        }
         shmem::update(|state| state.promoted_at = clock::now());
         self.check_disk();
-        self.follow("the former primary's size, on promotion");
+        // Under Patroni every member already runs with the cluster's value.
+        if apply_via::apply_via() != ApplyVia::Patroni {
+            self.follow("the former primary's size, on promotion");
+        }
         // Promotion requests one checkpoint of its own; it is counted when it
         // starts. Waiting (briefly) for it keeps it out of the first interval.
         if let Some(before) = before {
@@ -143,4 +152,10 @@ impl Worker {
             shmem::update(|state| state.mirrored_at = clock::now());
         }
     }
+}
+
+/// Whether this standby follows the primary's size itself: with mirroring
+/// on, unless Patroni applies the cluster's value to every member.
+fn mirrors_itself() -> bool {
+    guc::standby_mirror() && apply_via::apply_via() != ApplyVia::Patroni
 }

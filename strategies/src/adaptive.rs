@@ -13,9 +13,11 @@
 //! WAL written while checkpoints are forced is inflated by full-page images
 //! (every page's first change after a checkpoint is logged whole): on the
 //! benchmark, the first interval at 64 MB wrote 4.7x the WAL of the same load
-//! at a good size. Such a sample is an upper bound: the average rises to it,
-//! and the first clean interval that follows (no forced checkpoint) replaces
-//! it instead of decaying from it.
+//! at a good size. So samples are taken net of the images the storm added
+//! (`IntervalSample::sizing_wal_bytes`, `full_pages`), and what is left is
+//! still an upper bound: the average rises to it, and the first clean
+//! interval that follows (no forced checkpoint) replaces it instead of
+//! decaying from it.
 
 use serde_json::json;
 
@@ -34,7 +36,7 @@ impl SizingStrategy for Adaptive {
     }
 
     fn observe(&self, state: &mut StrategyState, sample: &IntervalSample, settings: &Settings) {
-        let wal = wal_per_timeout(sample.wal_bytes, sample.interval_secs, settings);
+        let wal = wal_per_timeout(sample.sizing_wal_bytes(), sample.interval_secs, settings);
         if !wal.is_finite() {
             return;
         }

@@ -49,11 +49,19 @@ with_every_variant! {
 
 impl Strategy {
     /// This strategy's decision with what set its ceiling said
-    /// ([`annotate_ceiling`](crate::limits::annotate_ceiling)): what the
-    /// worker, the SQL functions and the simulator ask for.
+    /// ([`annotate_ceiling`](crate::limits::annotate_ceiling)) and the WAL
+    /// estimate behind it ([`Observation::steady_wal`]):
+    /// what the worker, the SQL functions and the simulator ask for.
     pub fn decide_bounded(&self, observation: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
         let mut decision = self.decide(observation, settings, state);
         crate::limits::annotate_ceiling(&mut decision, settings);
+        // What the WAL-based strategies sized from, when forced checkpoints
+        // inflated the measured WAL: history shows both.
+        if let (Some(steady), serde_json::Value::Object(metadata)) =
+            (observation.steady_wal(settings), &mut decision.metadata)
+        {
+            metadata.insert("steady_wal".into(), steady.metadata(observation.wal_bytes));
+        }
         decision
     }
 

@@ -102,6 +102,8 @@ pub struct RawInterval {
     pub interval_secs: f64,
     /// Quiet intervals in a row before this one.
     pub quiet_before: u32,
+    /// Full-page images in the interval, when the statistics gave them.
+    pub full_pages: Option<crate::FullPageEvidence>,
 }
 
 /// Turns a raw reading into the observation strategies decide on. With
@@ -122,6 +124,7 @@ pub fn observe(raw: &RawInterval, settings: &Settings, require_wal_evidence: boo
         wal_bytes: raw.wal_bytes.max(0.0),
         interval_secs: raw.interval_secs,
         quiet_intervals: count_quiet(raw.quiet_before, explained, raw.interval_secs, settings),
+        full_pages: raw.full_pages,
     }
 }
 

@@ -6,18 +6,21 @@
 //! records the interval in every strategy's [`StrategyState`]
 //! ([`observe_all`]), asks the active [`SizingStrategy`] for a [`Decision`],
 //! and applies it within the [`RateLimits`]. The [`simulator`] runs the very
-//! same pipeline over synthetic traces. Everything here is plain Rust, tested
-//! with `cargo test` in seconds.
+//! same pipeline over synthetic traces. [`patroni`] holds the one network
+//! client (Patroni's REST API, std sockets with deadlines). Everything here is
+//! plain Rust, tested with `cargo test` in seconds.
 
 mod confidence;
 mod decision;
 pub mod disk;
 pub mod early;
 pub mod evidence;
+pub mod full_pages;
 mod limits;
 pub mod mirror;
 mod multiplicative;
 mod observation;
+pub mod patroni;
 pub mod profiles;
 mod rate_limit;
 mod route;
@@ -47,11 +50,12 @@ pub use compiled::{Strategy, observe_all};
 pub use confidence::{Evidence, seed_confidence};
 pub use decision::{Action, Decision};
 pub use evidence::RawInterval;
+pub use full_pages::{FullPageEvidence, SteadyWal};
 pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
-pub use route::{ChangeKind, Route, route};
+pub use route::{ApplyVia, ChangeKind, Route, Withheld, route};
 pub use shrink::{recent_wal_need_mb, shrink};
 pub use state::{IntervalSample, StrategyState};
 pub use strategy::SizingStrategy;

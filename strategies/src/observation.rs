@@ -1,6 +1,7 @@
 //! What a strategy sees: one interval's evidence and the settings in force.
 
 use crate::disk::DiskLimit;
+use crate::full_pages::{FullPageEvidence, SteadyWal, steady_wal};
 
 /// What the worker measured over one interval (see `evidence::observe`).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -20,6 +21,31 @@ pub struct Observation {
     pub interval_secs: f64,
     /// Consecutive quiet intervals ending with this one ([`count_quiet`]).
     pub quiet_intervals: u32,
+    /// The interval's full-page images, when the statistics gave them.
+    pub full_pages: Option<FullPageEvidence>,
+}
+
+impl Observation {
+    /// The WAL this interval would have written with time-triggered
+    /// checkpoints (`full_pages`), when its checkpoints inflated it.
+    pub fn steady_wal(&self, settings: &Settings) -> Option<SteadyWal> {
+        let evidence = self.full_pages.as_ref()?;
+        let checkpoints = self.requested_checkpoints.saturating_add(self.timed_checkpoints);
+        steady_wal(
+            self.wal_bytes,
+            checkpoints,
+            self.interval_secs,
+            settings.checkpoint_timeout_secs,
+            evidence,
+        )
+    }
+
+    /// The WAL to size from: the measured WAL, less the full-page images
+    /// that forced checkpoints added ([`Observation::steady_wal`]).
+    pub fn sizing_wal_bytes(&self, settings: &Settings) -> f64 {
+        self.steady_wal(settings)
+            .map_or(self.wal_bytes, |steady| steady.wal_bytes)
+    }
 }
 
 /// The settings (walrus.* and PostgreSQL's own) that bound a decision.

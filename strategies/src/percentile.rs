@@ -38,13 +38,13 @@ impl SizingStrategy for Percentile {
         let walls: Vec<f64> = state
             .ring
             .iter()
-            .map(|s| wal_per_timeout(s.wal_bytes, s.interval_secs, settings))
+            .map(|s| wal_per_timeout(s.sizing_wal_bytes(), s.interval_secs, settings))
             .collect();
         let Some(expected) = percentile(&walls, settings.target_percentile) else {
             return Decision::keep(obs.current_size_mb, "no WAL samples yet", metadata);
         };
         // Never size for less than the interval just seen.
-        let last = wal_per_timeout(obs.wal_bytes, obs.interval_secs, settings);
+        let last = wal_per_timeout(obs.sizing_wal_bytes(settings), obs.interval_secs, settings);
         metadata["percentile"] = json!(settings.target_percentile);
         metadata["samples"] = json!(walls.len());
         let basis = format!(

@@ -23,13 +23,13 @@ use crate::{Action, Decision, Observation, Settings};
 /// included) needs: a shrink below it would bring forced checkpoints back.
 pub fn recent_wal_need_mb(obs: &Observation, settings: &Settings, state: &StrategyState) -> i32 {
     let window = settings.shrink_intervals.max(1) as usize;
-    let last = wal_per_timeout(obs.wal_bytes, obs.interval_secs, settings);
+    let last = wal_per_timeout(obs.sizing_wal_bytes(settings), obs.interval_secs, settings);
     let peak = state
         .ring
         .iter()
         .rev()
         .take(window)
-        .map(|s| wal_per_timeout(s.wal_bytes, s.interval_secs, settings))
+        .map(|s| wal_per_timeout(s.sizing_wal_bytes(), s.interval_secs, settings))
         .fold(last, f64::max);
     size_for_wal_mb(peak, settings)
 }

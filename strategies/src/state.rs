@@ -6,7 +6,7 @@
 //! field here (behind its feature) and nothing in the extension changes.
 
 /// Bumped whenever the layout changes, so a mismatched reader can tell.
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 
 /// Recent intervals kept for the WAL-based strategies and status().
 pub const WAL_RING_LEN: usize = 64;
@@ -23,9 +23,38 @@ pub struct IntervalSample {
     pub forced: i64,
     /// `max_wal_size` in force, MB.
     pub size_mb: i32,
+    /// Of `wal_bytes`, the full-page images that the interval's forced
+    /// checkpoints added (`full_pages`): not the load's, the storm's.
+    pub storm_images_bytes: f64,
 }
 
 impl IntervalSample {
+    /// The interval as every strategy records it: `storm_images_bytes` is
+    /// what [`Observation::steady_wal`](crate::Observation::steady_wal) takes
+    /// out of the measured WAL.
+    pub fn of(observation: &crate::Observation, settings: &crate::Settings) -> IntervalSample {
+        IntervalSample {
+            wal_bytes: observation.wal_bytes,
+            interval_secs: observation.interval_secs,
+            requested: observation.requested_checkpoints,
+            timed: observation.timed_checkpoints,
+            forced: observation.forced_checkpoints,
+            size_mb: observation.current_size_mb,
+            storm_images_bytes: (observation.wal_bytes - observation.sizing_wal_bytes(settings)).max(0.0),
+        }
+    }
+
+    /// The WAL to size from: measured, less the storm's full-page images.
+    pub fn sizing_wal_bytes(&self) -> f64 {
+        // Only a real deduction touches the figure: NaN stays NaN, for the
+        // strategies to ignore.
+        if self.storm_images_bytes > 0.0 {
+            (self.wal_bytes - self.storm_images_bytes).max(0.0)
+        } else {
+            self.wal_bytes
+        }
+    }
+
     pub fn wal_bytes_per_sec(&self) -> f64 {
         if self.interval_secs > 0.0 {
             self.wal_bytes / self.interval_secs

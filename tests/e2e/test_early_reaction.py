@@ -68,15 +68,19 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
         resized = cluster.wait_for_log(RESIZED, 30, after=start)
     seen, secs, timeout, judged = (int(g) for g in early.groups())
     assert timeout == 30
-    assert 2 <= secs <= 29, f"decided after {secs} s of a 30 s interval: two 1 s looks at least, one left"
+    assert 1 <= secs <= 29, f"decided after {secs} s of a 30 s interval: a 1 s look window at least, one left"
     # By the server's log clock too: the decision came before the interval
     # that began at the baseline (and with the load) was over, as long after
     # it as the worker says.
     reacted_after = (log_time(cluster, early) - log_time(cluster, baseline)).total_seconds()
     assert reacted_after < 30 and abs(reacted_after - secs) <= 3, (reacted_after, early.group(0))
     assert seen >= 2, "walrus.threshold"
-    # Linear extrapolation of the part seen to the full interval.
-    assert abs(judged - seen * timeout / max(secs, 1)) <= seen * timeout / max(secs, 1) * 0.2 + 1, early.group(0)
+    # Linear extrapolation of the part seen to the full interval. The log
+    # rounds the seconds seen to a whole one, a third of a 1.5 s window: the
+    # count must be the extrapolation of a length that rounds to `secs` (and
+    # is at least the 1 s window), itself rounded.
+    shortest, longest = max(secs - 0.5, 1.0), secs + 0.5
+    assert seen * timeout / longest - 1 <= judged <= seen * timeout / shortest + 1, early.group(0)
     # The detected line reports what was really seen, not the extrapolation.
     detected = re.search(DETECTED, cluster.log()[start:])
     assert detected and int(detected.group(1)) == seen
@@ -94,7 +98,7 @@ def test_a_sustained_storm_is_decided_before_the_interval_ends(make_cluster):
     early_meta = metadata["early_reaction"]
     assert early_meta["observed_forced_checkpoints"] == seen
     assert early_meta["extrapolated_forced_checkpoints"] == judged
-    assert 2 <= early_meta["observed_sec"] <= 29
+    assert 1 <= early_meta["observed_sec"] <= 29
     assert early_meta["observed_wal_bytes"] > 2 * 16 * 1024 * 1024, "two forced checkpoints' worth of WAL at least"
     assert metadata["interval_sec"] == 30, "the strategy judged a full interval"
     reason = cluster.one("SELECT reason FROM walrus.history ORDER BY id LIMIT 1")
@@ -143,7 +147,7 @@ def test_turned_on_by_a_reload_while_the_worker_sleeps(make_cluster):
     with SustainedLoad(cluster):
         early = cluster.wait_for_log(EARLY, 60, after=start)
     secs = int(early.group(2))
-    assert 2 <= secs <= 29, early.group(0)
+    assert 1 <= secs <= 29, early.group(0)
     assert (log_time(cluster, early) - log_time(cluster, baseline)).total_seconds() < 30, "inside interval 1"
     # The early cycle logs its own "detected" line (over the seconds seen);
     # a full cycle's would be over 29 s or more.
@@ -152,10 +156,10 @@ def test_turned_on_by_a_reload_while_the_worker_sleeps(make_cluster):
 
 
 def test_turned_on_after_a_burst_that_is_over_waits_for_the_full_interval(make_cluster):
-    # A 60 s interval, so that the burst, the reload and several looks (every
-    # 2 s) fit in it on a crowded machine. The burst forces its checkpoints
-    # before looks are on; the first look after the reload must only take a
-    # reading, not count the whole burst as "since the previous look".
+    # A 60 s interval, so that the burst, the reload and many glances fit in
+    # it on a crowded machine. The burst forces its checkpoints before looks
+    # are on; once on, the glances see calm WAL and do not look, and a look
+    # would only take a reading, not count the whole burst as "lately".
     # No autovacuum: its first pass over the burst's fresh pages sets hint
     # bits, and with data checksums (on by default from PostgreSQL 18) that
     # logs a full-page image per page: a second, real burst that early
@@ -164,7 +168,7 @@ def test_turned_on_after_a_burst_that_is_over_waits_for_the_full_interval(make_c
     baseline, start = baseline_then_load(cluster)
     began = time.monotonic()
     cluster.generate_wal(64)
-    # Turned on once the interval is past the 4 s an early decision needs,
+    # Turned on once the interval is well past the 1 s an early decision needs,
     # so that the first look could react if it counted the burst as new.
     time.sleep(max(0.0, 6 - (time.monotonic() - began)))
     reloaded = reload_with(cluster, "walrus.early_reaction", "on")

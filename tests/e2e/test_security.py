@@ -157,6 +157,8 @@ def test_every_setting_refuses_out_of_range_and_malformed_values(make_cluster):
             values = bad_values(vartype, min_val, max_val, enumvals)
             if name == "walrus.notify_channel":
                 values = ["Bad-Name", "x'; DROP TABLE walrus.history; --", "a" * 64, "9x"]
+            if name == "walrus.patroni_url":
+                values = ["https://127.0.0.1:8008", "http://walrus:pw@127.0.0.1:8008", "http://patroni.example", "8008"]
             if name == "walrus.profiles":
                 values = [
                     "{",
@@ -173,6 +175,8 @@ def test_every_setting_refuses_out_of_range_and_malformed_values(make_cluster):
             if context == "sighup":
                 with pytest.raises(psycopg.errors.CantChangeRuntimeParam):
                     conn.execute(f"SET {name} = DEFAULT")
-    # Every setting but the free-form database name refused bad values.
-    assert refused == {row[0] for row in catalogue} - {"walrus.database"}
+    # Every setting but the free-form ones refused bad values: the database
+    # name, and the credentials file's path (checked when it is read: owner,
+    # mode, format; tests/e2e/test_apply_via.py).
+    assert refused == {row[0] for row in catalogue} - {"walrus.database", "walrus.patroni_auth_file"}
     assert "walrus" not in cluster.auto_conf()

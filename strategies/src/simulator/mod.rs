@@ -11,18 +11,24 @@
 //! interval boundaries. Manual CHECKPOINTs come at the end of their interval:
 //! requested checkpoints with no WAL behind them.
 //!
-//! Not modelled: the extra full-page images forced checkpoints cause (a live
-//! server writes more WAL while checkpoints are forced, so it grows at least
-//! as fast as the simulation says), and checkpoint duration.
+//! A trace interval with a [`PageModel`] also writes full-page images, which
+//! every checkpoint starts over (`pages`): its WAL is the trace's figure at
+//! one checkpoint per timeout and more under forced checkpoints, as on a
+//! live server, and the strategies get the image counts the worker reads from
+//! `pg_stat_wal`. Without one, WAL comes at the trace's rate whatever the
+//! checkpoints. Not modelled: checkpoint duration.
 
+mod pages;
 mod traces;
 
-pub use traces::{Trace, TraceInterval, standard_traces};
+pub use pages::{BLOCK_BYTES, PageModel};
+pub use traces::{Trace, TraceInterval, pgbench_storm, standard_traces};
 
 use crate::compiled::observe_all;
 use crate::evidence::{BYTES_PER_MB, RawInterval, observe, size_for_wal_mb, trigger_distance_bytes};
 use crate::state::{IntervalSample, StrategyState};
-use crate::{RateLimits, RecentChanges, Settings, SizingStrategy, Strategy};
+use crate::{FullPageEvidence, RateLimits, RecentChanges, Settings, SizingStrategy, Strategy};
+use pages::PagedLoad;
 
 /// One simulated interval, for tables, CSV and plots.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +70,9 @@ pub struct Scenario {
     pub limits: RateLimits,
     pub start_size_mb: i32,
     pub require_wal_evidence: bool,
+    /// Whether the strategies get the full-page-image counts (the worker
+    /// reads them from pg_stat_wal; off, they size from the measured WAL).
+    pub full_page_evidence: bool,
 }
 
 impl Default for Scenario {
@@ -73,6 +82,7 @@ impl Default for Scenario {
             limits: RateLimits::default(),
             start_size_mb: 1024,
             require_wal_evidence: true,
+            full_page_evidence: true,
         }
     }
 }
@@ -94,37 +104,65 @@ struct Checkpointer {
     secs_since_checkpoint: f64,
 }
 
-/// What one interval did: (forced, requested, timed).
-type IntervalCheckpoints = (i64, i64, i64);
+/// What one interval did.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct IntervalRun {
+    forced: i64,
+    requested: i64,
+    timed: i64,
+    wal_bytes: f64,
+    /// Full-page images and other records (with a page model).
+    images: f64,
+    records: f64,
+}
 
 impl Checkpointer {
-    /// Plays one interval event by event: WAL arrives at a constant rate, and
-    /// the next checkpoint is whichever comes first, the volume trigger or the
-    /// timeout.
-    fn run(&mut self, interval: &TraceInterval, size_mb: i32, settings: &Settings) -> IntervalCheckpoints {
+    /// Plays one interval event by event: WAL arrives at the trace's rate
+    /// (or the page model's, which depends on the time since the last
+    /// checkpoint), and the next checkpoint is whichever comes first, the
+    /// volume trigger or the timeout.
+    fn run(&mut self, interval: &TraceInterval, size_mb: i32, settings: &Settings) -> IntervalRun {
         let distance = trigger_distance_bytes(size_mb, settings);
         let timeout = settings.checkpoint_timeout_secs;
+        let paged = interval
+            .pages
+            .map(|model| PagedLoad::new(model, interval.wal_mb, timeout));
         let rate = interval.wal_mb.max(0.0) * BYTES_PER_MB / timeout;
-        let (mut forced, mut timed) = (0, 0);
+        // WAL and images from `since` to `since + secs` after a checkpoint.
+        let written = |since: f64, secs: f64| match &paged {
+            Some(load) => (
+                load.wal_between(since, since + secs),
+                load.images_between(since, since + secs),
+            ),
+            None => (rate * secs, 0.0),
+        };
+        let mut run = IntervalRun::default();
         let mut left = timeout;
         loop {
-            let to_trigger = if rate > 0.0 {
-                (distance - self.wal_since_redo).max(0.0) / rate
-            } else {
-                f64::INFINITY
+            let since = self.secs_since_checkpoint;
+            let to_timeout = (timeout - since).max(0.0);
+            let need = (distance - self.wal_since_redo).max(0.0);
+            let window = left.min(to_timeout);
+            let to_trigger = match &paged {
+                Some(load) => load.secs_until(since, need, window).unwrap_or(f64::INFINITY),
+                None if rate > 0.0 => need / rate,
+                None => f64::INFINITY,
             };
-            let to_timeout = (timeout - self.secs_since_checkpoint).max(0.0);
             let next = to_trigger.min(to_timeout);
+            let secs = next.min(left);
+            let (wal, images) = written(since, secs);
+            run.wal_bytes += wal;
+            run.images += images;
             if next > left {
-                self.wal_since_redo += rate * left;
+                self.wal_since_redo += wal;
                 self.secs_since_checkpoint += left;
                 break;
             }
             left -= next;
             if to_trigger <= to_timeout {
-                forced += 1;
+                run.forced += 1;
             } else {
-                timed += 1;
+                run.timed += 1;
             }
             self.wal_since_redo = 0.0;
             self.secs_since_checkpoint = 0.0;
@@ -134,7 +172,9 @@ impl Checkpointer {
             self.wal_since_redo = 0.0;
             self.secs_since_checkpoint = 0.0;
         }
-        (forced, forced + manual, timed)
+        run.requested = run.forced + manual;
+        run.records = paged.map_or(0.0, |load| load.records(timeout));
+        run
     }
 }
 
@@ -157,7 +197,8 @@ pub fn simulate(strategy: Option<Strategy>, trace: &Trace, scenario: &Scenario) 
             size = oracle;
         }
         let carried_before = checkpointer.wal_since_redo;
-        let (forced, requested, timed) = checkpointer.run(interval, size, settings);
+        let run = checkpointer.run(interval, size, settings);
+        let (forced, requested, timed) = (run.forced, run.requested, run.timed);
         let mut step = Step {
             interval: i,
             wal_mb: interval.wal_mb,
@@ -172,20 +213,23 @@ pub fn simulate(strategy: Option<Strategy>, trace: &Trace, scenario: &Scenario) 
                 current_size_mb: size,
                 requested,
                 timed,
-                wal_bytes: interval.wal_mb * BYTES_PER_MB,
+                wal_bytes: run.wal_bytes,
                 carried_bytes: carried_before,
                 interval_secs,
                 quiet_before: quiet,
+                full_pages: interval
+                    .pages
+                    .filter(|_| scenario.full_page_evidence)
+                    .map(|model| FullPageEvidence {
+                        images: run.images,
+                        records: run.records,
+                        data_pages: model.pages,
+                        block_bytes: BLOCK_BYTES,
+                        counted_wal_bytes: run.wal_bytes,
+                    }),
             };
             let obs = observe(&raw, settings, scenario.require_wal_evidence);
-            let sample = IntervalSample {
-                wal_bytes: obs.wal_bytes,
-                interval_secs,
-                requested,
-                timed,
-                forced: obs.forced_checkpoints,
-                size_mb: size,
-            };
+            let sample = IntervalSample::of(&obs, settings);
             observe_all(&mut state, &sample, settings);
             quiet = obs.quiet_intervals;
             let decision = strategy.decide_bounded(&obs, settings, &state);

@@ -1,0 +1,67 @@
+//! The WAL disk guard's checks in the worker (specs/disk.md): every cycle
+//! and every 10 s between, on a primary and on a standby alike.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+use walrus_strategies::{ChangeKind, disk};
+
+use super::{Worker, reload_configuration};
+use crate::{apply, clock, disk_guard, server, shmem};
+
+impl Worker {
+    /// The WAL disk guard's check (specs/disk.md): measure, and lower a
+    /// max_wal_size the disk can no longer hold at once. A safety change: the
+    /// rate limits do not hold it back, and it counts toward them.
+    pub(super) fn check_disk(&mut self) {
+        let period_secs = disk::CHECK_SECS.min(server::checkpoint_timeout_secs().max(1) as u64);
+        self.next_disk_check_ns = clock::monotonic_ns() + (period_secs * 1_000_000_000) as i64;
+        self.catch_up_with_writes();
+        if let Some(needed) = disk_guard::check() {
+            self.clamp(needed);
+        }
+        // Under Patroni: this node's own line against the cluster's value,
+        // with the disk just measured.
+        self.reconcile_with_cluster();
+    }
+
+    /// Lowers max_wal_size to the disk ceiling on this node, at once.
+    fn clamp(&mut self, needed: disk_guard::ClampNeeded) {
+        let (clamp, reading, fraction) = (needed.clamp, needed.reading, needed.fraction);
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!(
+                "pg_walrus: max_wal_size of {} MB exceeds the WAL disk ceiling of {} MB; lowering it now",
+                clamp.from_mb, clamp.to_mb
+            ),
+            "pg_walrus",
+        )
+        .set_detail(format!("The ceiling is {}.", reading.describe(fraction)))
+        .report(PgLogLevel::WARNING);
+        let change = apply::Change {
+            decision: clamp.decision(&reading, fraction),
+            kind: ChangeKind::Safety,
+            strategy: "disk_guard",
+            forced: 0,
+            at_secs: apply::now_secs(),
+            reading: None,
+        };
+        match self.apply_change(&change) {
+            apply::Outcome::Applied(_) => {
+                // The cycle that may follow decides at the clamped size.
+                reload_configuration();
+                shmem::update(|state| state.disk.clamps += 1);
+                // A standby mirrors it only up to its own disk anyway.
+                if !server::in_recovery() {
+                    self.publish_size(clamp.to_mb);
+                }
+            }
+            apply::Outcome::Failed | apply::Outcome::Superseded => {
+                shmem::update(|state| state.disk.guard.clamp_not_applied());
+            }
+            apply::Outcome::Held
+            | apply::Outcome::DryRun
+            | apply::Outcome::RecommendOnly(_)
+            | apply::Outcome::Sent(_) => {}
+        }
+    }
+}
