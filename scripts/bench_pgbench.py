@@ -3,7 +3,9 @@ without pg_walrus, against an oracle size. Run through scripts/bench_pgbench.sh.
 
 Per run: a fresh cluster, pgbench data initialised before pg_walrus is
 preloaded, then a restart so that the worker's baseline and the load start
-together; checkpoint_timeout 30 s; max_wal_size 64 MB at the start. Every 30 s
+together; checkpoint_timeout 30 s; max_wal_size 64 MB at the start; fsync on
+(production's setting: with it off checkpoints cost far less than they do for
+users; the fifth argument "off" gives the old runs). Every 30 s
 from the load start (the worker's intervals) we record forced and timed
 checkpoints, WAL written and max_wal_size.
 
@@ -12,10 +14,22 @@ Configurations, interleaved (A B C ... A B C ...):
                   measured first with a huge max_wal_size and no pg_walrus
   static-64MB     no pg_walrus
   <strategy>      pg_walrus with walrus.algorithm = <strategy>, defaults
+
+Environment:
+  WALRUS_BENCH_ORACLE_MB    the oracle size of an earlier probe of the same
+                            load (skips the probe run)
+  WALRUS_BENCH_CONFIGS      the configurations and their order, comma
+                            separated; "name:N" runs it in the first N
+                            repeats only (say, the oracle once: its run does
+                            not depend on pg_walrus's build)
+
+The first decision at a 5-minute checkpoint_timeout is measured by
+scripts/bench_first_decision.sh.
 """
 
 import json
 import math
+import os
 import re
 import statistics
 import subprocess
@@ -26,18 +40,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pgcluster import Cluster
 
-VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
-REPEATS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+# `--report FILE` only prints a saved run's table (see the end).
+ARGS = [] if sys.argv[1:2] == ["--report"] else sys.argv[1:]
+VERSION = ARGS[0] if len(ARGS) > 0 else "15"
+REPEATS = int(ARGS[1]) if len(ARGS) > 1 else 3
 # 360 s: twelve 30 s intervals. The default walrus.cooldown_sec (300 s) holds
 # any change for ten intervals after the first grow, so a shrink can only show
 # from the eleventh interval on; a shorter run would end every strategy at
 # whatever it grew to first.
-SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 360
-OUT = Path(sys.argv[4]) if len(sys.argv) > 4 else Path("docs")
+SECONDS = int(ARGS[2]) if len(ARGS) > 2 else 360
+OUT = Path(ARGS[3]) if len(ARGS) > 3 else Path("docs")
+FSYNC = ARGS[4] if len(ARGS) > 4 else "on"
 STRATEGIES = ["multiplicative", "additive", "adaptive", "percentile"]
+CONFIGS = ["oracle", "static-64MB", *STRATEGIES]
 INTERVAL = 30
 SCALE, CLIENTS = 20, 4
-BASE = {"checkpoint_timeout": f"'{INTERVAL}s'", "min_wal_size": "'32MB'", "log_min_messages": "warning"}
+BASE = {
+    "checkpoint_timeout": f"'{INTERVAL}s'",
+    "min_wal_size": "'32MB'",
+    "log_min_messages": "warning",
+    "fsync": FSYNC,
+}
 
 
 def size_for_wal_mb(wal_bytes: float, cct: float = 0.9, segment_mb: int = 16) -> int:
@@ -137,26 +160,60 @@ def run(config: str, max_wal_size_mb: int) -> dict:
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    print(f"measuring WAL per interval with max_wal_size = 64 GB, no pg_walrus ({SECONDS} s)", file=sys.stderr)
-    probe = run("measure", 65536)
-    per_interval = [i["wal_bytes"] for i in probe["intervals"][1:]] or [probe["wal_bytes"]]
-    oracle_mb = size_for_wal_mb(max(per_interval))
-    print(f"WAL per interval: max {max(per_interval) / 1048576:.0f} MB -> oracle {oracle_mb} MB", file=sys.stderr)
+    # WALRUS_BENCH_ORACLE_MB: the oracle size of an earlier probe of the same
+    # load, to skip measuring it again.
+    known = os.environ.get("WALRUS_BENCH_ORACLE_MB")
+    probe = None
+    if known:
+        oracle_mb = int(known)
+        print(f"oracle {oracle_mb} MB (WALRUS_BENCH_ORACLE_MB)", file=sys.stderr)
+    else:
+        print(f"measuring WAL per interval with max_wal_size = 64 GB, no pg_walrus ({SECONDS} s)", file=sys.stderr)
+        probe = run("measure", 65536)
+        per_interval = [i["wal_bytes"] for i in probe["intervals"][1:]] or [probe["wal_bytes"]]
+        oracle_mb = size_for_wal_mb(max(per_interval))
+        print(f"WAL per interval: max {max(per_interval) / 1048576:.0f} MB -> oracle {oracle_mb} MB", file=sys.stderr)
 
-    configs = ["oracle", "static-64MB"] + STRATEGIES
+    configs = configs_and_repeats()
     results = {c: [] for c in configs}
     for repeat in range(REPEATS):
-        for config in configs:
+        for config, repeats in configs.items():
+            if repeat >= repeats:
+                continue
             start_mb = oracle_mb if config == "oracle" else 64
             print(f"repeat {repeat + 1}/{REPEATS}: {config}", file=sys.stderr)
             results[config].append(run(config, start_mb))
-    (OUT / "benchmark.json").write_text(
-        json.dumps(
-            {"version": VERSION, "seconds": SECONDS, "oracle_mb": oracle_mb, "probe": probe, "results": results},
-            indent=1,
-        )
-    )
+            # After every run: an interrupted benchmark keeps what it measured.
+            (OUT / "benchmark.json").write_text(
+                json.dumps(
+                    {
+                        "version": VERSION,
+                        "seconds": SECONDS,
+                        "fsync": FSYNC,
+                        "oracle_mb": oracle_mb,
+                        "probe": probe,
+                        "results": results,
+                    },
+                    indent=1,
+                )
+            )
     print(report(results, oracle_mb))
+
+
+def configs_and_repeats() -> dict:
+    """WALRUS_BENCH_CONFIGS ("name" or "name:N", comma separated), in order,
+    with the number of repeats each runs in; every configuration, every
+    repeat by default."""
+    spec = os.environ.get("WALRUS_BENCH_CONFIGS")
+    if not spec:
+        return dict.fromkeys(CONFIGS, REPEATS)
+    configs = {}
+    for item in spec.split(","):
+        name, _, repeats = item.strip().partition(":")
+        if name not in CONFIGS:
+            sys.exit(f"WALRUS_BENCH_CONFIGS: unknown configuration {name!r}")
+        configs[name] = int(repeats) if repeats else REPEATS
+    return configs
 
 
 def first_quiet_interval(intervals):
@@ -173,34 +230,64 @@ def wal_after_first(run):
     return sum(i["wal_bytes"] for i in run["intervals"][1:])
 
 
+def wal_per_transaction(run):
+    """WAL bytes per pgbench transaction: the run's WAL with its throughput
+    taken out. A run that another tenant of the machine slowed writes less
+    WAL in the same 360 s, and its total alone would look like a saving."""
+    return run["wal_bytes"] / (run["tps"] * SECONDS)
+
+
 def report(results, oracle_mb):
-    oracle_wal = statistics.median(r["wal_bytes"] for r in results["oracle"])
-    oracle_wal_later = statistics.median(wal_after_first(r) for r in results["oracle"])
-    oracle_tps = [r["tps"] for r in results["oracle"]]
+    """The table; `results` may be cut short (an interrupted run): each
+    configuration is reported over the runs it has, ratios to the oracle
+    over the repeats both have."""
+    results = {config: runs for config, runs in results.items() if runs}
+    # Without an oracle run (WALRUS_BENCH_CONFIGS left it out) the ratios
+    # to its run are NaN.
+    oracle_runs = results.get("oracle") or [{"wal_bytes": math.nan, "tps": math.nan, "intervals": []}]
+    oracle_wal = statistics.median(r["wal_bytes"] for r in oracle_runs)
+    oracle_wal_later = statistics.median(wal_after_first(r) for r in oracle_runs) or math.nan
+    oracle_per_tx = statistics.median(wal_per_transaction(r) for r in oracle_runs)
+    oracle_tps = [r["tps"] for r in oracle_runs]
     lines = [
-        f"Oracle size: {oracle_mb} MB. Medians over {REPEATS} interleaved runs of {SECONDS} s.",
+        (
+            f"Oracle size: {oracle_mb} MB. Medians over up to {REPEATS} interleaved runs of {SECONDS} s, "
+            f"fsync = {FSYNC}."
+        ),
         "",
         (
-            "| configuration | forced checkpoints per interval | zero forced from interval | final max_wal_size | "
-            "final / oracle | WAL / oracle run | WAL from interval 2 / oracle | TPS / oracle (median of pairs) | "
-            "p99 latency (ms) |"
+            "| configuration | forced checkpoints per interval | zero forced from interval | size after interval 1 / "
+            "oracle | final max_wal_size | final / oracle | WAL / oracle run | WAL from interval 2 / oracle | "
+            "WAL per transaction / oracle's | TPS / oracle (median of pairs) | p99 latency (ms) |"
         ),
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for config, runs in results.items():
         forced = [" ".join(str(i["forced"]) for i in r["intervals"]) for r in runs]
         quiet = [first_quiet_interval(r["intervals"]) for r in runs]
         final = statistics.median(r["final_mb"] for r in runs)
+        # The first decision's size: nothing changes twice inside interval 1
+        # (the cooldown), so the size at its end is the first decision's.
+        first = statistics.median(r["intervals"][0]["max_wal_size_mb"] for r in runs) / oracle_mb
         wal = statistics.median(r["wal_bytes"] for r in runs) / oracle_wal
         wal_later = statistics.median(wal_after_first(r) for r in runs) / oracle_wal_later
-        ratios = [r["tps"] / o for r, o in zip(runs, oracle_tps, strict=True)]
+        per_tx = statistics.median(wal_per_transaction(r) for r in runs) / oracle_per_tx
+        ratios = [r["tps"] / o for r, o in zip(runs, oracle_tps, strict=False)]
         lines.append(
             f"| {config} | {' / '.join(forced)} | {', '.join(str(q) if q else 'never' for q in quiet)} | "
-            f"{final:.0f} MB | {final / oracle_mb:.2f} | {wal:.2f} | {wal_later:.2f} | {statistics.median(ratios):.2f} | "
+            f"{first:.2f} | {final:.0f} MB | {final / oracle_mb:.2f} | {wal:.2f} | {wal_later:.2f} | {per_tx:.2f} | "
+            f"{statistics.median(ratios):.2f} | "
             f"{statistics.median(r['p99_ms'] for r in runs):.1f} |"
         )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--report":
+        # The table of a saved (perhaps interrupted) run: --report FILE.
+        saved = json.loads(Path(sys.argv[2]).read_text())
+        REPEATS = max(len(runs) for runs in saved["results"].values())
+        SECONDS, FSYNC = saved["seconds"], saved.get("fsync", "off")
+        print(report(saved["results"], saved["oracle_mb"]))
+    else:
+        main()

@@ -29,7 +29,10 @@ forced.set_ylabel("forced checkpoints in interval")
 forced.set_xlabel(f"interval ({data['seconds'] // len(intervals)} s each) from the load start")
 for ax in (sizes, forced):
     ax.grid(alpha=0.3)
-fig.suptitle(f"pgbench TPC-B, PostgreSQL {data['version']}, start 64 MB (dashed: oracle {data['oracle_mb']} MB)")
+fig.suptitle(
+    f"pgbench TPC-B, PostgreSQL {data['version']}, fsync {data.get('fsync', 'off')}, start 64 MB "
+    f"(dashed: oracle {data['oracle_mb']} MB)"
+)
 fig.tight_layout()
 fig.savefig(sys.argv[2], dpi=90)
 print(f"wrote {sys.argv[2]}")
