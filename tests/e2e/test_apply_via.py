@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import HOLD_CYCLE, cluster_with_extension, max_wal_size_mb, release_cycle, wait_for
+from conftest import HOLD_CYCLE, cluster_with_extension, hold_cycle, max_wal_size_mb, release_cycle, wait_for
 from pgcluster import PG_USER
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, reason, metadata FROM walrus.history ORDER BY id"
@@ -96,7 +96,10 @@ def test_apply_via_none_only_recommends(make_cluster):
     assert metadata["blocked_by"] == "walrus.apply_via" and metadata["would_apply"] == "increase", metadata
     assert max_wal_size_mb(cluster) == 32
     assert "max_wal_size" not in cluster.auto_conf()
-    # analyze(apply := true) says why it did not apply.
+    # analyze(apply := true) says why it did not apply. The worker's next
+    # cycle is held so that the burst is still analyze()'s evidence (a cycle
+    # inside it would leave analyze() a quiet interval, nothing to apply).
+    hold_cycle(cluster)
     cluster.generate_wal(96)
     result = cluster.one("SELECT walrus.analyze(apply := true)")
     assert result["applied"] is False, result
