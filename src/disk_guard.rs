@@ -107,7 +107,7 @@ pub fn check() -> Option<ClampNeeded> {
             disk.guard.retention(reading.retention_is_high()),
             disk.guard.min_size_conflict(ceiling < min_size),
             if may_clamp {
-                disk.guard.check(ceiling, current)
+                disk.guard.check(ceiling, current, mono_ns as f64 / 1e9)
             } else {
                 None
             },

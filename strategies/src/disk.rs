@@ -20,8 +20,12 @@ pub const CHECK_SECS: u64 = 10;
 /// After a clamp, growth resumes once the ceiling has been this much above
 /// the clamped size ...
 pub const HOLD_ROOM: f64 = 1.25;
-/// ... for this many checks in a row (a minute at 10 s checks).
+/// ... for this many checks in a row (a minute at 10 s checks) ...
 pub const HOLD_CHECKS: u32 = 6;
+/// ... spanning at least this long from the first of them. The worker also
+/// checks at every cycle and early reaction, so six checks can come closer
+/// together than 10 s; the hold is about how long the room has lasted.
+pub const HOLD_SECS: f64 = ((HOLD_CHECKS - 1) as u64 * CHECK_SECS) as f64;
 /// An unapplied clamp (dry run, recommend-only) is recorded again only when
 /// the ceiling falls below this share of the last one recorded.
 const RECORD_AGAIN_BELOW: f64 = 0.9;
@@ -200,6 +204,8 @@ pub struct DiskGuard {
     pub held_at_mb: i32,
     /// Checks in a row with the ceiling at least [`HOLD_ROOM`] above the hold.
     pub roomy_checks: u32,
+    /// When the first of those checks was made (monotonic seconds).
+    pub roomy_since_secs: f64,
     /// The last clamp asked for and not known to have failed.
     pub last_clamp: Option<Clamp>,
     /// Measuring failed at the last check (one WARNING per episode).
@@ -211,9 +217,9 @@ pub struct DiskGuard {
 }
 
 impl DiskGuard {
-    /// One check with a good measurement: the clamp to make now, if any, and
-    /// the hysteresis bookkeeping.
-    pub fn check(&mut self, ceiling_mb: i32, current_mb: i32) -> Option<Clamp> {
+    /// One check with a good measurement at `now_secs` (monotonic): the
+    /// clamp to make now, if any, and the hysteresis bookkeeping.
+    pub fn check(&mut self, ceiling_mb: i32, current_mb: i32, now_secs: f64) -> Option<Clamp> {
         if current_mb > ceiling_mb {
             self.held_at_mb = if self.held_at_mb > 0 {
                 self.held_at_mb.min(ceiling_mb)
@@ -236,8 +242,11 @@ impl DiskGuard {
         }
         if self.held_at_mb > 0 {
             if f64::from(ceiling_mb) >= f64::from(self.held_at_mb) * HOLD_ROOM {
+                if self.roomy_checks == 0 {
+                    self.roomy_since_secs = now_secs;
+                }
                 self.roomy_checks += 1;
-                if self.roomy_checks >= HOLD_CHECKS {
+                if self.roomy_checks >= HOLD_CHECKS && now_secs - self.roomy_since_secs >= HOLD_SECS {
                     self.held_at_mb = 0;
                     self.roomy_checks = 0;
                     self.last_clamp = None;
@@ -341,10 +350,10 @@ mod tests {
     #[test]
     fn clamps_when_the_size_is_above_the_ceiling_and_holds_growth() {
         let mut guard = DiskGuard::default();
-        assert_eq!(guard.check(1024, 512), None);
+        assert_eq!(guard.check(1024, 512, 0.0), None);
         assert_eq!(guard.held(), None);
         assert_eq!(
-            guard.check(256, 512),
+            guard.check(256, 512, 0.0),
             Some(Clamp {
                 from_mb: 512,
                 to_mb: 256
@@ -352,53 +361,73 @@ mod tests {
         );
         assert_eq!(guard.held(), Some(256));
         // Applied: the size is now the ceiling; no clamp, still held.
-        assert_eq!(guard.check(256, 256), None);
+        assert_eq!(guard.check(256, 256, 0.0), None);
         assert_eq!(guard.held(), Some(256));
     }
 
     #[test]
     fn growth_resumes_only_after_enough_roomy_checks_in_a_row() {
         let mut guard = DiskGuard::default();
-        guard.check(256, 512);
+        guard.check(256, 512, 0.0);
         let roomy = (256.0 * HOLD_ROOM) as i32;
+        let mut now = 0.0;
+        let mut every_ten_seconds = || {
+            now += CHECK_SECS as f64;
+            now
+        };
         for _ in 0..HOLD_CHECKS - 1 {
-            guard.check(roomy, 256);
+            guard.check(roomy, 256, every_ten_seconds());
         }
         // A tight check in between starts the count again.
-        guard.check(roomy - 16, 256);
+        guard.check(roomy - 16, 256, every_ten_seconds());
         for _ in 0..HOLD_CHECKS - 1 {
-            guard.check(roomy, 256);
+            guard.check(roomy, 256, every_ten_seconds());
             assert_eq!(guard.held(), Some(256));
         }
-        guard.check(roomy, 256);
+        guard.check(roomy, 256, every_ten_seconds());
         assert_eq!(guard.held(), None, "released after {HOLD_CHECKS} roomy checks in a row");
+    }
+
+    #[test]
+    fn checks_in_quick_succession_do_not_shorten_the_hold() {
+        // Cycles and early reactions check the disk between the 10 s checks:
+        // six roomy checks within 31 s are not a minute of room.
+        let mut guard = DiskGuard::default();
+        guard.check(256, 512, 0.0);
+        let roomy = (256.0 * HOLD_ROOM) as i32;
+        for at in [100.0, 100.5, 110.5, 120.5, 130.5, 131.5, 140.0] {
+            guard.check(roomy, 256, at);
+            assert_eq!(guard.held(), Some(256), "still held at {at} s");
+        }
+        guard.check(roomy, 256, 100.0 + HOLD_SECS);
+        assert_eq!(guard.held(), None, "released {HOLD_SECS} s after the first roomy check");
     }
 
     #[test]
     fn the_hold_follows_a_ceiling_that_keeps_falling() {
         let mut guard = DiskGuard::default();
-        guard.check(256, 512);
-        assert_eq!(guard.check(192, 160), None, "already below the ceiling: no clamp");
+        guard.check(256, 512, 0.0);
+        assert_eq!(guard.check(192, 160, 0.0), None, "already below the ceiling: no clamp");
         assert_eq!(guard.held(), Some(192));
     }
 
     #[test]
     fn an_unapplied_clamp_is_not_asked_again_until_things_change() {
         let mut guard = DiskGuard::default();
-        assert!(guard.check(256, 1024).is_some());
+        assert!(guard.check(256, 1024, 0.0).is_some());
         // Dry run: the size stays; the same clamp is not asked for again ...
-        assert_eq!(guard.check(256, 1024), None);
-        assert_eq!(guard.check(240, 1024), None);
+        assert_eq!(guard.check(256, 1024, 0.0), None);
+        assert_eq!(guard.check(240, 1024, 0.0), None);
         // ... until the ceiling falls by more than a tenth, or the size changes.
         assert_eq!(
-            guard.check(224, 1024),
+            guard.check(224, 1024, 0.0),
             Some(Clamp {
                 from_mb: 1024,
                 to_mb: 224
             })
         );
         assert_eq!(
-            guard.check(224, 2048),
+            guard.check(224, 2048, 0.0),
             Some(Clamp {
                 from_mb: 2048,
                 to_mb: 224
@@ -407,7 +436,7 @@ mod tests {
         // A failed write asks again at the next check.
         guard.clamp_not_applied();
         assert_eq!(
-            guard.check(224, 2048),
+            guard.check(224, 2048, 0.0),
             Some(Clamp {
                 from_mb: 2048,
                 to_mb: 224
