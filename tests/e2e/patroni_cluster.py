@@ -430,7 +430,18 @@ class PatroniCluster:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None:
+            # pytest shows a failing test's output: what each node's worker
+            # said, and the logs' tails, before they are removed.
+            try:
+                for member in self.members:
+                    lines = [line for line in member.log().splitlines() if "pg_walrus:" in line]
+                    print(f"--- {member.name}: pg_walrus lines (last 80 of {len(lines)}) ---")
+                    print("\n".join(lines[-80:]))
+                print(self.logs())
+            except OSError as error:
+                print(f"could not read the logs: {error}")
         self.close()
 
 
