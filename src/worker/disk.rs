@@ -27,7 +27,7 @@ impl Worker {
     /// Lowers max_wal_size to the disk ceiling on this node, at once.
     fn clamp(&mut self, needed: disk_guard::ClampNeeded) {
         let (clamp, reading, fraction) = (needed.clamp, needed.reading, needed.fraction);
-        ErrorReport::new(
+        let mut report = ErrorReport::new(
             PgSqlErrorCode::ERRCODE_WARNING,
             format!(
                 "pg_walrus: max_wal_size of {} MB exceeds the WAL disk ceiling of {} MB; lowering it now",
@@ -35,8 +35,12 @@ impl Worker {
             ),
             "pg_walrus",
         )
-        .set_detail(format!("The ceiling is {}.", reading.describe(fraction)))
-        .report(PgLogLevel::WARNING);
+        .set_detail(format!("The ceiling is {}.", reading.describe(fraction)));
+        if server::in_recovery() {
+            // Lowering it here does not make this standby keep less WAL.
+            report = report.set_hint(super::standby::STANDBY_RETENTION_HINT);
+        }
+        report.report(PgLogLevel::WARNING);
         let change = apply::Change {
             decision: clamp.decision(&reading, fraction),
             kind: ChangeKind::Safety,

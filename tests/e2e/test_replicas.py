@@ -363,6 +363,10 @@ def test_a_standby_follows_only_as_far_as_its_own_disk_allows(make_cluster, pg_v
             wait_for_replay(primary, standby)
         allowed, primary_mb = int(warning.group(1)), int(warning.group(2))
         assert primary_mb == size, warning.group(0)
+        # Following only that far does not bound this standby's pg_wal (it
+        # keeps the WAL since the primary's last checkpoint): the HINT says so.
+        following_lines = standby.log()[warning.end() : warning.end() + 1000]
+        assert "HINT:  A standby removes WAL only at restartpoints" in following_lines, following_lines
         assert tuple(int(g) for g in followed.groups()) == (32, allowed, size, allowed), followed.group(0)
         lag = (log_time(standby, followed) - log_time(primary, published)).total_seconds()
         assert lag <= FOLLOW_WITHIN_SECS, f"followed {lag:.1f} s after the primary published"
