@@ -12,6 +12,7 @@ short so that Patroni applies configuration changes within seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -244,23 +245,19 @@ class Member:
 
     def kill(self) -> None:
         """The whole node dies at once: Patroni and its postmaster."""
-        pid = self.postmaster_pid()
-        self.kill_patroni()
-        if pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        self._kill_patroni_then_postmaster(signal.SIGKILL)
 
     def stop(self) -> None:
         """Patroni killed, then an immediate shutdown of its postmaster."""
+        self._kill_patroni_then_postmaster(signal.SIGQUIT)
+
+    def _kill_patroni_then_postmaster(self, postmaster_signal: int) -> None:
+        # The pid first: Patroni gone, nothing tells it any more.
         pid = self.postmaster_pid()
         self.kill_patroni()
         if pid:
-            try:
-                os.kill(pid, signal.SIGQUIT)
-            except ProcessLookupError:
-                pass
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, postmaster_signal)
 
 
 class PatroniCluster:
