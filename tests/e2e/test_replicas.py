@@ -434,7 +434,11 @@ def test_with_mirroring_off_promotion_catches_up_at_once(make_cluster, pg_versio
 def test_an_ordinary_role_reads_but_cannot_write_the_published_size(make_cluster, pg_version):
     primary = cluster_with_extension(make_cluster, **REPLICA_SETTINGS)
     record = "SELECT size_mb, set_at FROM walrus.primary_size"
-    published = wait_for(lambda: primary.sql(record), 30, "the primary's first publication")
+    # The primary publishes at the end of each cycle: if its baseline cycle
+    # came before CREATE EXTENSION had committed, the first record comes one
+    # interval (30 s) later, and later still on a crowded machine (30 s was
+    # once too short in a 3-version run).
+    published = wait_for(lambda: primary.sql(record), 75, "the primary's first publication")
     primary.sql("CREATE ROLE r LOGIN")
     with streaming_standby(primary, pg_version) as standby:
         with primary.connect(user="r") as conn:
