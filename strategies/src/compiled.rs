@@ -53,7 +53,12 @@ impl Strategy {
     /// estimate behind it ([`Observation::steady_wal`]):
     /// what the worker, the SQL functions and the simulator ask for.
     pub fn decide_bounded(&self, observation: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
-        let mut decision = self.decide(observation, settings, state);
+        // No strategy grows on an interval that does not call for it.
+        let mut decision = crate::evidence::without_unsupported_growth(
+            self.decide(observation, settings, state),
+            observation,
+            settings,
+        );
         crate::limits::annotate_ceiling(&mut decision, settings);
         // What the WAL-based strategies sized from, when forced checkpoints
         // inflated the measured WAL: history shows both.
@@ -84,6 +89,10 @@ pub fn observe_all(state: &mut StrategyState, sample: &IntervalSample, settings:
         strategy.observe(state, sample, settings);
     }
 }
+
+#[cfg(test)]
+#[path = "compiled/growth_evidence_tests.rs"]
+mod growth_evidence_tests;
 
 #[cfg(test)]
 mod tests {

@@ -31,7 +31,6 @@ use std::collections::VecDeque;
 
 use serde_json::{Value, json};
 
-use crate::evidence::{trigger_distance_bytes, wal_per_timeout};
 use crate::{Decision, Observation, Settings};
 
 /// How often the worker glances at the WAL insert position while the WAL
@@ -185,7 +184,7 @@ impl Looks {
 /// decide whether a look is worth its transaction; a look, whether the
 /// storm's WAL is still coming.
 pub fn at_storm_pace(wal_bytes: f64, secs: f64, current_size_mb: i32, settings: &Settings) -> bool {
-    secs > 0.0 && wal_per_timeout(wal_bytes, secs, settings) >= trigger_distance_bytes(current_size_mb, settings)
+    crate::evidence::pace_forces_checkpoint(wal_bytes, secs, current_size_mb, settings)
 }
 
 /// Whether the WAL of the last look window, kept up for a whole interval,

@@ -17,7 +17,7 @@
 use serde_json::{Value, json};
 
 pub use crate::units::BYTES_PER_MB;
-use crate::{Observation, Settings, count_quiet};
+use crate::{Action, Decision, Observation, Settings, count_quiet};
 
 /// WAL written between two WAL-triggered checkpoints at this `max_wal_size`.
 pub fn trigger_distance_bytes(max_wal_size_mb: i32, settings: &Settings) -> f64 {
@@ -63,6 +63,59 @@ pub fn wal_per_timeout(wal_bytes: f64, secs: f64, settings: &Settings) -> f64 {
     } else {
         wal_bytes
     }
+}
+
+/// Whether `wal_bytes` of WAL in `secs`, kept up for a whole interval, would
+/// force at least one checkpoint at `current_size_mb`: the storm pace.
+pub fn pace_forces_checkpoint(wal_bytes: f64, secs: f64, current_size_mb: i32, settings: &Settings) -> bool {
+    secs > 0.0 && wal_per_timeout(wal_bytes, secs, settings) >= trigger_distance_bytes(current_size_mb, settings)
+}
+
+/// The WAL per interval that can force a checkpoint at `current_size_mb`:
+/// the trigger distance less one segment (PostgreSQL counts segment
+/// boundaries from the redo point's segment, and the redo point may sit at
+/// the end of it), but at least one segment. A server that writes less than
+/// a segment an interval is idle, whatever its size.
+pub fn growth_pace_bytes(current_size_mb: i32, settings: &Settings) -> f64 {
+    let segment = f64::from(settings.wal_segment_mb.max(1)) * BYTES_PER_MB;
+    (trigger_distance_bytes(current_size_mb, settings) - segment).max(segment)
+}
+
+/// Whether an interval says the size is too small: at least
+/// `walrus.threshold` WAL-explained forced checkpoints, or WAL at a pace
+/// that can force one at the current size ([`growth_pace_bytes`]). Only
+/// then may any strategy grow. An idle server's shortfall against a
+/// formula's floor (adaptive's two segments of headroom above 64 MB, say) is
+/// no reason to write the configuration, and a change made on no evidence
+/// starts a cooldown that used to hold back the storm that came next.
+pub fn calls_for_growth(obs: &Observation, settings: &Settings) -> bool {
+    !settings.is_quiet(obs.forced_checkpoints)
+        || (obs.interval_secs > 0.0
+            && wal_per_timeout(obs.wal_bytes, obs.interval_secs, settings)
+                >= growth_pace_bytes(obs.current_size_mb, settings))
+}
+
+/// `decision`, unless it grows on an interval that does not
+/// [call for growth](calls_for_growth): then the size is kept, the reason
+/// says why, and `metadata.withheld_growth_mb` what the strategy wanted.
+pub fn without_unsupported_growth(decision: Decision, obs: &Observation, settings: &Settings) -> Decision {
+    let grows = matches!(decision.action, Action::Increase | Action::Capped) && decision.changes_size();
+    if !grows || calls_for_growth(obs, settings) {
+        return decision;
+    }
+    let mut metadata = decision.metadata;
+    metadata["withheld_growth_mb"] = json!(decision.new_size_mb);
+    let reason = format!(
+        "no evidence for growth: {} forced checkpoints (threshold {}) and {:.0} MB of WAL per interval, short of \
+         the {:.0} MB that can force one at {} MB; keeping it rather than growing to {} MB",
+        obs.forced_checkpoints,
+        settings.threshold,
+        wal_per_timeout(obs.wal_bytes, obs.interval_secs, settings) / BYTES_PER_MB,
+        growth_pace_bytes(obs.current_size_mb, settings) / BYTES_PER_MB,
+        obs.current_size_mb,
+        decision.new_size_mb
+    );
+    Decision::keep(decision.old_size_mb, reason, metadata)
 }
 
 /// checkpoint_completion_target, defended against values PostgreSQL would

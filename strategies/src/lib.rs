@@ -55,7 +55,7 @@ pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
-pub use route::{ApplyVia, ChangeKind, Route, Withheld, route};
+pub use route::{ApplyVia, ChangeKind, RateVerdict, Route, Urgency, Withheld, rate_verdict, route};
 pub use shrink::{recent_wal_need_mb, shrink};
 pub use state::{IntervalSample, StrategyState};
 pub use strategy::SizingStrategy;

@@ -3,7 +3,7 @@
 //! (src/apply.rs) follows the [`Route`] this returns; the order of the checks
 //! and who skips which live here, as plain logic with table-driven tests.
 
-use crate::Blocked;
+use crate::{Action, Blocked, Settings};
 
 /// Who asks for a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +129,68 @@ impl Withheld {
     }
 }
 
+/// How long a change can wait, as the rate limits see it. The cooldown and
+/// the hourly cap exist to stop thrashing: a held-back shrink costs some
+/// disk for a few minutes, a held-back grow during a storm costs the very
+/// forced checkpoints pg_walrus exists to prevent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// A grow that answers a storm: at least `walrus.threshold` WAL-explained
+    /// forced checkpoints in the interval so far (at its end or early). It
+    /// passes the cooldown and the hourly cap, and still counts toward
+    /// them, so the shrinks after it stay held.
+    Storm,
+    /// A shrink, or a grow on less than that: it waits out the limits.
+    CanWait,
+}
+
+impl Urgency {
+    /// The urgency of a decision to `action` made on `forced_checkpoints`
+    /// WAL-explained forced checkpoints (the real count, not early
+    /// reaction's extrapolation).
+    pub fn of(action: Action, forced_checkpoints: i64, settings: &Settings) -> Urgency {
+        match action {
+            Action::Increase | Action::Capped if !settings.is_quiet(forced_checkpoints) => Urgency::Storm,
+            Action::Increase | Action::Capped | Action::Decrease | Action::None => Urgency::CanWait,
+        }
+    }
+}
+
+/// What the rate limits say of one change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateVerdict {
+    /// The kind is not rate-limited (an explicit call, a clamp, a mirror, a
+    /// reconcile): the limits were not asked.
+    NotAsked,
+    /// The limits allow it.
+    Allowed,
+    /// The limits hold it back: recorded as `skipped`.
+    Held(Blocked),
+    /// The limits would hold it back, but it answers a storm: it goes ahead,
+    /// and the log, history and event say which limit it passed.
+    PassedForStorm(Blocked),
+}
+
+/// The rate limits' verdict on a change of `kind` and `urgency`;
+/// `rate_limits` is asked only when the kind is rate-limited.
+/// `walrus.max_changes_per_hour = 0` stops every automatic change, storms
+/// included: it is the setting's documented off switch, not a cap.
+pub fn rate_verdict(
+    kind: ChangeKind,
+    urgency: Urgency,
+    rate_limits: impl FnOnce() -> Result<(), Blocked>,
+) -> RateVerdict {
+    if !kind.rate_limited() {
+        return RateVerdict::NotAsked;
+    }
+    match (rate_limits(), urgency) {
+        (Ok(()), _) => RateVerdict::Allowed,
+        (Err(blocked @ Blocked::HourlyLimit { limit: 0, .. }), _) => RateVerdict::Held(blocked),
+        (Err(blocked), Urgency::Storm) => RateVerdict::PassedForStorm(blocked),
+        (Err(blocked), Urgency::CanWait) => RateVerdict::Held(blocked),
+    }
+}
+
 /// What happens to a decision that changes the size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Route {
@@ -145,21 +207,19 @@ pub enum Route {
     Patch,
 }
 
-/// The route of a size-changing decision of `kind`. `rate_limits` is asked
-/// only when the kind is rate-limited; dry run comes before recommend-only
+/// The route of a size-changing decision of `kind` that the rate limits
+/// judged `verdict` ([`rate_verdict`]); dry run comes before recommend-only
 /// (a dry run writes nothing either way, and says so). Under Patroni a
 /// cluster-wide change needs no ALTER SYSTEM, and a node-local one (a disk
 /// clamp) still does.
 pub fn route(
     kind: ChangeKind,
-    rate_limits: impl FnOnce() -> Result<(), Blocked>,
+    verdict: RateVerdict,
     dry_run: bool,
     apply_via: ApplyVia,
     alter_system_allowed: bool,
 ) -> Route {
-    if kind.rate_limited()
-        && let Err(blocked) = rate_limits()
-    {
+    if let RateVerdict::Held(blocked) = verdict {
         return Route::Held(blocked);
     }
     match apply_via {
@@ -186,6 +246,19 @@ mod tests {
     const COOLDOWN: Blocked = Blocked::Cooldown { remaining_secs: 42.0 };
 
     const OFF: Route = Route::RecommendOnly(Withheld::AlterSystemOff);
+
+    /// The route of a change that can wait (a shrink, a grow on weak
+    /// evidence), the limits allowing it or not.
+    fn waiting(kind: ChangeKind, allow: bool, dry_run: bool, via: ApplyVia, allowed: bool) -> Route {
+        let limits = || if allow { Ok(()) } else { Err(COOLDOWN) };
+        route(
+            kind,
+            rate_verdict(kind, Urgency::CanWait, limits),
+            dry_run,
+            via,
+            allowed,
+        )
+    }
 
     #[test]
     fn every_kind_and_condition_under_alter_system() {
@@ -215,9 +288,8 @@ mod tests {
             (Mirror, false, false, false, OFF),
         ];
         for (kind, allow, dry_run, allowed, want) in table {
-            let limits = || if allow { Ok(()) } else { Err(COOLDOWN) };
             assert_eq!(
-                route(kind, limits, dry_run, ApplyVia::AlterSystem, allowed),
+                waiting(kind, allow, dry_run, ApplyVia::AlterSystem, allowed),
                 want,
                 "{kind:?} allow={allow} dry_run={dry_run}"
             );
@@ -247,9 +319,8 @@ mod tests {
             (Reconcile, false, false, false, Patch),
         ];
         for (kind, allow, dry_run, allowed, want) in table {
-            let limits = || if allow { Ok(()) } else { Err(COOLDOWN) };
             assert_eq!(
-                route(kind, limits, dry_run, ApplyVia::Patroni, allowed),
+                waiting(kind, allow, dry_run, ApplyVia::Patroni, allowed),
                 want,
                 "{kind:?} allow={allow} dry_run={dry_run} allowed={allowed}"
             );
@@ -266,33 +337,106 @@ mod tests {
             ChangeKind::Mirror,
         ] {
             for allowed in [true, false] {
-                assert_eq!(route(kind, || Ok(()), false, ApplyVia::Nowhere, allowed), none);
+                assert_eq!(waiting(kind, true, false, ApplyVia::Nowhere, allowed), none);
                 // Dry run still says what it would do, as it does everywhere.
-                assert_eq!(route(kind, || Ok(()), true, ApplyVia::Nowhere, allowed), Route::DryRun);
+                assert_eq!(waiting(kind, true, true, ApplyVia::Nowhere, allowed), Route::DryRun);
             }
         }
         // The rate limits still hold an automatic change back first: the
         // same accounting as recommend-only under allow_alter_system = off.
         assert_eq!(
-            route(ChangeKind::Automatic, || Err(COOLDOWN), false, ApplyVia::Nowhere, true),
+            waiting(ChangeKind::Automatic, false, false, ApplyVia::Nowhere, true),
             Route::Held(COOLDOWN)
         );
     }
 
     #[test]
     fn explicit_changes_never_consult_the_rate_limits() {
-        let asked = std::cell::Cell::new(false);
-        route(
+        for kind in [
             ChangeKind::Explicit,
-            || {
-                asked.set(true);
-                Err(COOLDOWN)
-            },
-            false,
-            ApplyVia::AlterSystem,
-            true,
+            ChangeKind::Safety,
+            ChangeKind::Mirror,
+            ChangeKind::Reconcile,
+        ] {
+            for urgency in [Urgency::Storm, Urgency::CanWait] {
+                let asked = std::cell::Cell::new(false);
+                let verdict = rate_verdict(kind, urgency, || {
+                    asked.set(true);
+                    Err(COOLDOWN)
+                });
+                assert_eq!(verdict, RateVerdict::NotAsked, "{kind:?}");
+                assert!(!asked.get(), "{kind:?}");
+            }
+        }
+    }
+
+    const HOURLY: Blocked = Blocked::HourlyLimit {
+        changes: 4,
+        limit: 4,
+        remaining_secs: 600.0,
+    };
+    const OFF_SWITCH: Blocked = Blocked::HourlyLimit {
+        changes: 0,
+        limit: 0,
+        remaining_secs: 3600.0,
+    };
+
+    #[test]
+    fn a_storm_passes_the_rate_limits_and_what_can_wait_does_not() {
+        use RateVerdict::{Allowed, Held, PassedForStorm};
+        use Urgency::{CanWait, Storm};
+        // (urgency, what the limits say) -> verdict
+        let table = [
+            (Storm, Ok(()), Allowed),
+            (CanWait, Ok(()), Allowed),
+            (Storm, Err(COOLDOWN), PassedForStorm(COOLDOWN)),
+            (CanWait, Err(COOLDOWN), Held(COOLDOWN)),
+            (Storm, Err(HOURLY), PassedForStorm(HOURLY)),
+            (CanWait, Err(HOURLY), Held(HOURLY)),
+            // walrus.max_changes_per_hour = 0 turns automatic changes off.
+            (Storm, Err(OFF_SWITCH), Held(OFF_SWITCH)),
+            (CanWait, Err(OFF_SWITCH), Held(OFF_SWITCH)),
+        ];
+        for (urgency, limits, want) in table {
+            assert_eq!(
+                rate_verdict(ChangeKind::Automatic, urgency, || limits),
+                want,
+                "{urgency:?} {limits:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_storm_that_passed_the_limits_takes_the_route_any_change_takes() {
+        let passed = RateVerdict::PassedForStorm(COOLDOWN);
+        let auto = ChangeKind::Automatic;
+        assert_eq!(route(auto, passed, false, ApplyVia::AlterSystem, true), Route::Write);
+        assert_eq!(route(auto, passed, true, ApplyVia::AlterSystem, true), Route::DryRun);
+        assert_eq!(route(auto, passed, false, ApplyVia::AlterSystem, false), OFF);
+        assert_eq!(route(auto, passed, false, ApplyVia::Patroni, true), Route::Patch);
+        assert_eq!(
+            route(auto, passed, false, ApplyVia::Nowhere, true),
+            Route::RecommendOnly(Withheld::ApplyViaNone)
         );
-        assert!(!asked.get());
+    }
+
+    #[test]
+    fn only_a_grow_on_threshold_forced_checkpoints_is_a_storm() {
+        let s = Settings {
+            threshold: 2,
+            ..Settings::default()
+        };
+        // (action, WAL-explained forced checkpoints) -> urgency
+        for (action, forced, want) in [
+            (Action::Increase, 2, Urgency::Storm),
+            (Action::Capped, 7, Urgency::Storm),
+            (Action::Increase, 1, Urgency::CanWait),
+            (Action::Increase, 0, Urgency::CanWait),
+            (Action::Decrease, 9, Urgency::CanWait),
+            (Action::None, 9, Urgency::CanWait),
+        ] {
+            assert_eq!(Urgency::of(action, forced, &s), want, "{action:?} {forced}");
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::evidence::BYTES_PER_MB;
+use crate::evidence::{BYTES_PER_MB, trigger_distance_bytes};
 
 fn settings(timeout: f64) -> Settings {
     Settings {

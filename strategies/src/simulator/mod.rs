@@ -27,7 +27,10 @@ pub use traces::{Trace, TraceInterval, pgbench_storm, standard_traces};
 use crate::compiled::observe_all;
 use crate::evidence::{BYTES_PER_MB, RawInterval, observe, size_for_wal_mb, trigger_distance_bytes};
 use crate::state::{IntervalSample, StrategyState};
-use crate::{FullPageEvidence, RateLimits, RecentChanges, Settings, SizingStrategy, Strategy};
+use crate::{
+    ChangeKind, FullPageEvidence, RateLimits, RateVerdict, RecentChanges, Settings, SizingStrategy, Strategy, Urgency,
+    rate_verdict,
+};
 use pages::PagedLoad;
 
 /// One simulated interval, for tables, CSV and plots.
@@ -73,6 +76,9 @@ pub struct Scenario {
     /// Whether the strategies get the full-page-image counts (the worker
     /// reads them from pg_stat_wal; off, they size from the measured WAL).
     pub full_page_evidence: bool,
+    /// Whether a grow that answers a storm passes the rate limits (the
+    /// worker's rule since 0.3.0); off, it waits them out like any change.
+    pub storms_pass_rate_limits: bool,
 }
 
 impl Default for Scenario {
@@ -83,6 +89,7 @@ impl Default for Scenario {
             start_size_mb: 1024,
             require_wal_evidence: true,
             full_page_evidence: true,
+            storms_pass_rate_limits: true,
         }
     }
 }
@@ -234,7 +241,13 @@ pub fn simulate(strategy: Option<Strategy>, trace: &Trace, scenario: &Scenario) 
             quiet = obs.quiet_intervals;
             let decision = strategy.decide_bounded(&obs, settings, &state);
             let now = (i + 1) as f64 * interval_secs;
-            if decision.changes_size() && recent.check(now, &scenario.limits).is_ok() {
+            // The worker's rule: a storm's grow passes the rate limits.
+            let urgency = match scenario.storms_pass_rate_limits {
+                true => Urgency::of(decision.action, obs.forced_checkpoints, settings),
+                false => Urgency::CanWait,
+            };
+            let verdict = rate_verdict(ChangeKind::Automatic, urgency, || recent.check(now, &scenario.limits));
+            if decision.changes_size() && !matches!(verdict, RateVerdict::Held(_)) {
                 if decision.new_size_mb > size && forced == 0 {
                     growth_without_pressure += 1;
                 }
@@ -329,5 +342,7 @@ pub fn csv(summaries: &[Summary]) -> String {
     out
 }
 
+#[cfg(test)]
+mod storm_tests;
 #[cfg(test)]
 mod tests;

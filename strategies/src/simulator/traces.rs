@@ -39,7 +39,7 @@ impl Trace {
         self
     }
 
-    fn from_levels(name: &'static str, levels: &[(usize, f64)]) -> Trace {
+    pub(crate) fn from_levels(name: &'static str, levels: &[(usize, f64)]) -> Trace {
         let mut intervals = Vec::new();
         let mut changes = Vec::new();
         for &(count, wal_mb) in levels {
