@@ -8,7 +8,7 @@ use pgrx::{JsonB, PgLogLevel, PgSqlErrorCode};
 use serde_json::{Value, json};
 use walrus_strategies::disk::{DiskLimit, DiskReading};
 use walrus_strategies::evidence::BYTES_PER_MB;
-use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy};
+use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy, Urgency};
 
 use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
@@ -53,6 +53,10 @@ fn status() -> JsonB {
         "cooldown_remaining_sec": limits.cooldown_remaining_secs.ceil() as i64,
         "changes_this_hour": limits.changes_this_hour,
         "hourly_limit_reached": limits.changes_this_hour >= limits.max_changes_per_hour,
+        // A grow that answers a storm passes both limits (and counts toward
+        // them) unless walrus.max_changes_per_hour = 0 stops every change.
+        "storm_grows_pass_limits": limits.max_changes_per_hour > 0,
+        "storm_grows_passed": state.total_storm_passes,
     });
     // The WAL disk guard (specs/disk.md) and replicas (docs/ha.md), in
     // objects of their own: one json! literal that long hits its recursion limit.
@@ -199,6 +203,8 @@ fn analyze(apply: default!(bool, false)) -> JsonB {
         let change = apply::Change {
             decision: rec.decision,
             kind: ChangeKind::Explicit,
+            // Not rate-limited: the limits are never asked.
+            urgency: Urgency::CanWait,
             strategy: rec.strategy,
             forced: rec.forced_checkpoints,
             at_secs: apply::now_secs(),

@@ -6,7 +6,9 @@
 
 use pgrx::prelude::*;
 use serde_json::{Value, json};
-use walrus_strategies::{Action, Blocked, ChangeKind, Decision, Route, Withheld, route};
+use walrus_strategies::{
+    Action, Blocked, ChangeKind, Decision, RateVerdict, Route, Urgency, Withheld, rate_verdict, route,
+};
 
 use crate::entry::Entry;
 use crate::shmem::WalrusState;
@@ -15,9 +17,13 @@ use crate::txn::CaughtPgError;
 use crate::{apply_via, clock, guc, patroni, server, shmem};
 
 /// A decision that changes the size, and who asks for it.
+#[derive(Clone)]
 pub struct Change {
     pub decision: Decision,
     pub kind: ChangeKind,
+    /// Whether it answers a storm (then it passes the rate limits) or can
+    /// wait (`walrus_strategies::Urgency`).
+    pub urgency: Urgency,
     /// The strategy that decided, for history.
     pub strategy: &'static str,
     /// Forced checkpoints in the interval that led to it, for history.
@@ -78,12 +84,24 @@ pub fn apply(
     }
     let limits = guc::rate_limits();
     let rate_limits = || shmem::update(|state| state.recent_changes.check(change.at_secs, &limits)).unwrap_or(Ok(()));
+    let verdict = rate_verdict(change.kind, change.urgency, rate_limits);
+    // A storm's grow that passed a limit says so in its log line, history
+    // row and event, whatever its route.
+    let passed;
+    let change = match verdict {
+        RateVerdict::PassedForStorm(blocked) => {
+            passed = passed_for_storm(change, &blocked);
+            &passed
+        }
+        RateVerdict::NotAsked | RateVerdict::Allowed | RateVerdict::Held(_) => change,
+    };
+    let decision = &change.decision;
     let (strategy, forced) = (change.strategy, change.forced);
     let counted_at = change.kind.counts_toward_limits().then_some(change.at_secs);
     let apply_via = apply_via::apply_via();
     match route(
         change.kind,
-        rate_limits,
+        verdict,
         guc::dry_run(),
         apply_via,
         server::alter_system_allowed(),
@@ -181,6 +199,32 @@ fn merge(metadata: &mut Value, extra: Value) {
     if let (Value::Object(target), Value::Object(extra)) = (metadata, extra) {
         target.extend(extra);
     }
+}
+
+/// `change` with the limit it passed in its metadata (`rate_limit_passed`:
+/// which limit, how long it had left), logged and counted.
+fn passed_for_storm(change: &Change, blocked: &Blocked) -> Change {
+    let limit = match *blocked {
+        Blocked::Cooldown { remaining_secs } => {
+            format!("cooldown active ({} seconds remaining)", remaining_secs.ceil())
+        }
+        Blocked::HourlyLimit { changes, limit, .. } => format!("hourly limit reached ({changes} of {limit})"),
+    };
+    log!(
+        "pg_walrus: {limit}, but {} forced checkpoints are being taken: growing anyway",
+        change.forced
+    );
+    shmem::update(|state| state.total_storm_passes += 1);
+    let mut passed = change.clone();
+    merge(
+        &mut passed.decision.metadata,
+        json!({"rate_limit_passed": {
+            "blocked_by": blocked.name(),
+            "remaining_sec": blocked.remaining_secs().ceil(),
+            "forced_checkpoints": change.forced,
+        }}),
+    );
+    passed
 }
 
 fn log_blocked(blocked: &Blocked) {

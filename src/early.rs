@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use walrus_strategies::early::{GLANCE_PERIOD_SECS, Looks, at_storm_pace, glance_period_secs, should_react};
+use walrus_strategies::{ChangeKind, RateVerdict, Urgency, rate_verdict};
 
 use crate::sizing::{self, Regime};
 use crate::{clock, guc, server, shmem, stats, txn};
@@ -79,14 +80,20 @@ impl Watch {
         let settings = &regime.settings;
         let state = shmem::snapshot();
         // Reacting only makes sense when a change could follow: room to grow,
-        // and no rate limit that would turn the decision into a skip. Asked
-        // before the transaction: a storm at walrus.max, or in the cooldown
-        // after a grow, would otherwise cost one every glance for minutes.
+        // and rate limits that let a storm's grow through (they do, unless
+        // walrus.max_changes_per_hour = 0 turned automatic changes off: a
+        // cooldown must not hold back the answer to a storm). Asked before
+        // the transaction: a storm at walrus.max would otherwise cost one
+        // every glance for minutes.
         let room = server::max_wal_size_mb() < settings.ceiling_mb();
-        let allowed = state
-            .recent_changes
-            .check(clock::monotonic_ns() as f64 / 1e9, &guc::rate_limits())
-            .is_ok();
+        let limits = guc::rate_limits();
+        let now_secs = clock::monotonic_ns() as f64 / 1e9;
+        let allowed = !matches!(
+            rate_verdict(ChangeKind::Automatic, Urgency::Storm, || state
+                .recent_changes
+                .check(now_secs, &limits)),
+            RateVerdict::Held(_)
+        );
         if !(room && allowed) {
             self.looks.pause();
             return false;

@@ -53,6 +53,8 @@ pub struct WalrusState {
     /// Forced checkpoints summed over all compared intervals.
     pub total_forced: i64,
     pub total_skipped: i64,
+    /// Grows that answered a storm past a rate limit (`walrus_strategies::RateVerdict`).
+    pub total_storm_passes: i64,
     pub total_failed: i64,
     pub total_dry_runs: i64,
     /// Times of recent changes (applied or dry-run), for the rate limits.

@@ -3,7 +3,7 @@
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{ChangeKind, disk};
+use walrus_strategies::{ChangeKind, Urgency, disk};
 
 use super::{Worker, reload_configuration};
 use crate::{apply, clock, disk_guard, server, shmem};
@@ -44,6 +44,8 @@ impl Worker {
         let change = apply::Change {
             decision: clamp.decision(&reading, fraction),
             kind: ChangeKind::Safety,
+            // Not rate-limited: the limits are never asked.
+            urgency: Urgency::CanWait,
             strategy: "disk_guard",
             forced: 0,
             at_secs: apply::now_secs(),

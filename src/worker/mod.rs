@@ -16,8 +16,8 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{
-    Action, ChangeKind, Decision, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, early as rule,
-    observe_all,
+    Action, ChangeKind, Decision, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, Urgency,
+    early as rule, observe_all,
 };
 
 use crate::entry::Entry;
@@ -475,6 +475,7 @@ impl Worker {
             return;
         }
         let change = apply::Change {
+            urgency: Urgency::of(decision.action, forced, settings),
             decision,
             kind: ChangeKind::Automatic,
             strategy,

@@ -9,7 +9,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use serde_json::json;
 use walrus_strategies::patroni::local_line::{LocalLine, local_line};
-use walrus_strategies::{Action, ApplyVia, ChangeKind, Decision};
+use walrus_strategies::{Action, ApplyVia, ChangeKind, Decision, Urgency};
 
 use super::{Worker, reload_configuration};
 use crate::entry::Entry;
@@ -143,6 +143,8 @@ impl Worker {
                 metadata: json!({"reconcile": true, "local_mb": sizes.local_mb}),
             },
             kind: ChangeKind::Reconcile,
+            // Not rate-limited: the limits are never asked.
+            urgency: Urgency::CanWait,
             strategy: "patroni",
             forced: 0,
             at_secs: apply::now_secs(),

@@ -12,7 +12,7 @@ use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{ApplyVia, ChangeKind, mirror};
+use walrus_strategies::{ApplyVia, ChangeKind, Urgency, mirror};
 
 use super::{Worker, reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
@@ -160,6 +160,8 @@ impl Worker {
         let change = apply::Change {
             decision,
             kind: ChangeKind::Mirror,
+            // Not rate-limited: the limits are never asked.
+            urgency: Urgency::CanWait,
             strategy: "mirror",
             forced: 0,
             at_secs: apply::now_secs(),
