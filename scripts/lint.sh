@@ -33,9 +33,14 @@ cargo clippy --quiet --all-targets --no-default-features --features "pg${version
 log "lint: no import cycle among the Rust modules"
 "$venv/bin/python" scripts/check_module_cycles.py src strategies/src
 
+log "lint: release (versions agree, upgrade paths, release notes) and META.json against the PGXN spec"
+"$venv/bin/python" scripts/check_release.py
+"$WALRUS_CACHE/tools/bin/pgxn_meta" META.json >/dev/null
+
 log "lint: ruff (tests/, scripts/)"
 "$venv/bin/ruff" check --no-cache tests scripts
 "$venv/bin/ruff" format --check --no-cache tests scripts
 
-log "lint: shellcheck (scripts/*.sh, .ci/run)"
+log "lint: shellcheck (scripts/*.sh, .ci/run, the packages' maintainer scripts)"
 shellcheck -x -P SCRIPTDIR scripts/*.sh .ci/run
+shellcheck --shell=sh scripts/debian/prerm scripts/debian/postinst

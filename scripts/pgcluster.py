@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import ClassVar, Self
 
 import psycopg
 
@@ -421,6 +421,62 @@ class Cluster:
             capture_output=True,
             text=True,
         )
+
+    # --- the extension's catalog ----------------------------------------------
+    # Everything a DBA or pg_dump can tell about pg_walrus's SQL objects, as
+    # text rows: an upgraded database and a fresh install must agree on each.
+    EXTENSION_CATALOG: ClassVar[dict[str, str]] = {
+        "members": """
+            SELECT pg_describe_object(classid, objid, objsubid) FROM pg_depend
+            WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+              AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_walrus')""",
+        "extension": """
+            SELECT n.nspname || ' relocatable=' || e.extrelocatable
+                   || ' dumped=' || coalesce((SELECT string_agg(c::regclass::text || ':' || w, ',' ORDER BY 1)
+                                              FROM unnest(e.extconfig, e.extcondition) AS d(c, w)), '')
+            FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_walrus'""",
+        "schema": """
+            SELECT nspname || ' owner=' || pg_get_userbyid(nspowner) || ' acl=' || coalesce(nspacl::text, '')
+                   || ' comment=' || coalesce(obj_description(oid, 'pg_namespace'), '')
+            FROM pg_namespace WHERE nspname = 'walrus'""",
+        "functions": """
+            SELECT p.oid::regprocedure::text || ' (' || pg_get_function_arguments(p.oid) || ') -> '
+                   || coalesce(pg_get_function_result(p.oid), '') || ' kind=' || p.prokind::text
+                   || ' volatile=' || p.provolatile::text || ' strict=' || p.proisstrict
+                   || ' secdef=' || p.prosecdef || ' parallel=' || p.proparallel::text
+                   || ' lang=' || l.lanname || ' symbol=' || CASE WHEN l.lanname = 'c' THEN p.prosrc ELSE '' END
+                   || ' body=' || CASE WHEN l.lanname = 'c' THEN '' ELSE md5(p.prosrc) END
+                   || ' config=' || coalesce(p.proconfig::text, '') || ' acl=' || coalesce(p.proacl::text, '')
+                   || ' comment=' || coalesce(obj_description(p.oid, 'pg_proc'), '')
+            FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.pronamespace = 'walrus'::regnamespace""",
+        "relations": """
+            SELECT c.relname || ' kind=' || c.relkind::text || ' acl=' || coalesce(c.relacl::text, '')
+                   || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '')
+            FROM pg_class c WHERE c.relnamespace = 'walrus'::regnamespace""",
+        "columns": """
+            SELECT c.relname || '.' || a.attname || ' #' || a.attnum || ' ' || format_type(a.atttypid, a.atttypmod)
+                   || ' notnull=' || a.attnotnull || ' identity=' || a.attidentity::text
+                   || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+                   || ' acl=' || coalesce(a.attacl::text, '')
+                   || ' comment=' || coalesce(col_description(c.oid, a.attnum), '')
+            FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+            WHERE c.relnamespace = 'walrus'::regnamespace AND c.relkind IN ('r', 'v', 'p')""",
+        "constraints": """
+            SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+            FROM pg_constraint WHERE connamespace = 'walrus'::regnamespace""",
+        "indexes": """
+            SELECT pg_get_indexdef(indexrelid) FROM pg_index
+            WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'walrus'::regnamespace)""",
+    }
+
+    def extension_catalog(self, dbname: str) -> dict[str, list[str]]:
+        """pg_walrus's SQL objects in `dbname`, by kind, each kind sorted."""
+        return {
+            kind: sorted(row[0] for row in self.sql(query, dbname=dbname))
+            for kind, query in self.EXTENSION_CATALOG.items()
+        }
 
     # --- the server log ------------------------------------------------------
     def log(self) -> str:

@@ -17,7 +17,7 @@ versions=("$@")
 packages=(
     build-essential pkg-config clang libclang-dev
     bison flex libreadline-dev zlib1g-dev libssl-dev libxml2-dev
-    curl dpkg-dev sudo iproute2 procps jq python3 python3-venv shellcheck
+    curl dpkg-dev lintian sudo iproute2 procps jq python3 python3-venv shellcheck
     postgresql-15 postgresql-server-dev-15 postgresql-contrib
     prometheus prometheus-postgres-exporter etcd-server
 )
@@ -46,6 +46,13 @@ have=$(cargo pgrx --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
     log "installing cargo-pgrx $want (about 8 minutes)"
     cargo install cargo-pgrx --version "$want" --locked --quiet
+fi
+
+# --- pgxn_meta: PGXN's own META.json validator (scripts/lint.sh) --------------
+pgxn_meta_version=0.7.0
+if [ "$("$WALRUS_CACHE/tools/bin/pgxn_meta" --version 2>/dev/null | awk '{print $2}')" != "$pgxn_meta_version" ]; then
+    log "installing pgxn_meta $pgxn_meta_version (about a minute)"
+    cargo install pgxn_meta --version "$pgxn_meta_version" --locked --root "$WALRUS_CACHE/tools" --quiet
 fi
 
 # --- PostgreSQL builds from Debian's upstream source tarballs -----------------

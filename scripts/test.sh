@@ -4,7 +4,10 @@
 #      ShellCheck), then set-up's own tests (PostgreSQL source fallback);
 #   1. the strategies crate's unit tests (plain cargo test, no PostgreSQL);
 #   2. `cargo pgrx test` on each PostgreSQL version, library preloaded;
-#   3. the end-to-end suite: real clusters, real WAL load, real waits on the
+#   3. the Debian packages (scripts/package.sh) and their tests: contents,
+#      lintian, apt-get install on a real server, purge, and the upgrade
+#      from the previous release's package;
+#   4. the end-to-end suite: real clusters, real WAL load, real waits on the
 #      worker, all tests at once (each on its own cluster and port).
 #
 #   scripts/test.sh                  # PostgreSQL 15 and 17 (what CI runs)
@@ -46,11 +49,25 @@ for v in "${versions[@]}"; do
     rm -rf "$pgdata"
 done
 
-# `cargo pgrx test` installed a build with the test schema; the end-to-end
-# suite runs against the real extension.
+# The Debian packages: a release build per major (the end-to-end suite then
+# installs that same build), the previous release's package for the upgrade
+# test (built from its commit once per machine), and their tests. These
+# install into the system's PostgreSQL directories, so they run alone.
+log "packages: release builds and Debian packages for PostgreSQL ${versions[*]}"
+bash scripts/package.sh "${versions[@]}" >/dev/null
+previous=$(awk '$1 !~ /^#/ && NF { v = $1 } END { print v }' scripts/releases.tsv)
+log "packages: the previous release, $previous, for the upgrade test"
+bash scripts/package.sh --release "$previous" 15 >/dev/null
+log "packages: contents, lintian, apt-get install and purge, the upgrade from $previous"
+WALRUS_PG_VERSIONS="${versions[*]}" "$venv/bin/pytest" tests/packages -p no:cacheprovider --durations=10
+
+# `cargo pgrx test` installed a build with the test schema, and the package
+# tests removed theirs; the end-to-end suite runs against the release build
+# the packages hold (cargo reuses it).
 for v in "${versions[@]}"; do
-    log "installing pg_walrus into PostgreSQL $v"
-    cargo pgrx install --pg-config "$(pg_config_for "$v")" --no-default-features --features "pg$v all-strategies" >/dev/null
+    log "installing pg_walrus into PostgreSQL $v (release build)"
+    cargo pgrx install --release --pg-config "$(pg_config_for "$v")" \
+        --no-default-features --features "pg$v all-strategies" >/dev/null
 done
 
 log "end-to-end tests on PostgreSQL ${versions[*]}"

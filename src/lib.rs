@@ -27,6 +27,7 @@ mod replica;
 mod server;
 mod shmem;
 mod sizing;
+mod sql_objects;
 mod stats;
 mod txn;
 mod worker;

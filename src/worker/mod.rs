@@ -24,7 +24,8 @@ use crate::entry::Entry;
 use crate::sizing::Regime;
 
 use crate::{
-    alter_system, apply, clock, data_size, early, guc, history, queries, replica, server, shmem, sizing, stats, txn,
+    alter_system, apply, clock, data_size, early, guc, history, queries, replica, server, shmem, sizing, sql_objects,
+    stats, txn,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -268,6 +269,8 @@ struct Worker {
     /// it, and whether it held a max_wal_size line.
     auto_conf_seen: patroni::AutoConfVersion,
     local_line_seen: bool,
+    /// The extension version in walrus.database, against the library's.
+    sql_objects: sql_objects::VersionWatch,
 }
 
 impl Worker {
@@ -365,6 +368,7 @@ impl Worker {
             ),
         }
         self.cleanup_history();
+        self.sql_objects.check();
         // What is in force, for standbys (a DBA's own ALTER SYSTEM
         // included); a size this cycle wrote was published as it was written
         // (this process sees it only after its next reload).

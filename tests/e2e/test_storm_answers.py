@@ -59,7 +59,7 @@ def test_an_idle_interval_changes_nothing_and_the_storm_is_answered_at_once(make
     assert int(resized.group(2)) > 64
     assert not re.search(BLOCKED, cluster.log()[start:]), "nothing held the storm's answer back"
     action, old, _new, forced, _ = wait_for(lambda: cluster.sql(HISTORY), 30, "the grow's history row")[0]
-    assert (action, old) == ("increase", 64)
+    assert action in ("increase", "capped") and old == 64, (action, old)
     assert forced >= 2, "a storm's grow: walrus.threshold (2) forced checkpoints at least"
 
 

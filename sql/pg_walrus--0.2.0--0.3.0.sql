@@ -1,0 +1,4 @@
+-- pg_walrus 0.2.0 -> 0.3.0: no SQL object changes.
+-- 0.3.0 is the first release shipped as Debian packages; its library works
+-- with the 0.2.0 objects until this update runs (it warns once that it is
+-- due), and this script only moves the extension's version.
