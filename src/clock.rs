@@ -8,14 +8,39 @@
 
 use pgrx::pg_sys;
 
-/// Nanoseconds on CLOCK_MONOTONIC.
+/// Nanoseconds on CLOCK_MONOTONIC: every duration the extension measures.
+/// A test build (cargo feature `test-clock`) adds the offset a test moves,
+/// or stands still until moved (src/test_clock.rs).
 pub fn monotonic_ns() -> i64 {
+    let real = real_monotonic_ns();
+    #[cfg(feature = "test-clock")]
+    let real = crate::test_clock::now_ns(real);
+    real
+}
+
+fn real_monotonic_ns() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // CLOCK_MONOTONIC cannot fail on Linux with a valid pointer.
     // SAFETY: `ts` is a live, writable timespec on this stack frame; clock_gettime
     // only writes through it and keeps no reference.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// The worker has done everything due up to `evaluated_at_ns` (a
+/// `monotonic_ns()` reading) and is about to sleep. The test clock's
+/// function waits for this; a release build does nothing here.
+#[cfg_attr(not(feature = "test-clock"), allow(unused_variables))]
+pub fn settled(evaluated_at_ns: i64) {
+    #[cfg(feature = "test-clock")]
+    crate::test_clock::settled(evaluated_at_ns);
+}
+
+/// The worker finished a cycle (counted for the test clock's function; a
+/// release build does nothing here).
+pub fn cycle_done() {
+    #[cfg(feature = "test-clock")]
+    crate::test_clock::cycle_done();
 }
 
 /// Seconds between two `monotonic_ns()` readings.

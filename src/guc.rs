@@ -301,6 +301,10 @@ pub fn init(preloading: bool) {
             GucFlags::default(),
         );
     }
+    // The test build's clock setting (src/test_clock.rs) must be defined
+    // before the prefix is reserved, or its line would be dropped as unknown.
+    #[cfg(feature = "test-clock")]
+    crate::test_clock::define_setting(preloading);
     // SAFETY: in _PG_init, after every walrus.* this process defines; the prefix
     // is a static C string that PostgreSQL copies into TopMemoryContext, and the
     // call only removes leftover walrus.* placeholders with a WARNING.

@@ -29,6 +29,8 @@ mod shmem;
 mod sizing;
 mod sql_objects;
 mod stats;
+#[cfg(feature = "test-clock")]
+mod test_clock;
 mod txn;
 mod worker;
 
@@ -54,6 +56,8 @@ pub extern "C-unwind" fn _PG_init() {
     // and the value is read by copy, no reference kept.
     let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     guc::init(preloading);
+    #[cfg(feature = "test-clock")]
+    test_clock::init(preloading);
     if preloading {
         shmem::init();
         worker::register();

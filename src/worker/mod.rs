@@ -169,6 +169,8 @@ enum Wake {
 fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>, disk_check_ns: i64) -> Wake {
     let elapsed = || Duration::from_nanos(clock::monotonic_ns().saturating_sub(since_ns).max(0) as u64);
     loop {
+        // Everything due up to this reading is done by the time we sleep.
+        let evaluated_at = clock::monotonic_ns();
         // Checked once per wake: the flag is cleared by reading it.
         if BackgroundWorker::sigterm_received() {
             return Wake::Stop;
@@ -193,6 +195,7 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>, disk_
         else {
             return Wake::DiskCheck;
         };
+        clock::settled(evaluated_at);
         wait_on_latch(remaining.min(until_look).min(until_disk_check));
         if BackgroundWorker::sighup_received() {
             reload_configuration();
@@ -369,6 +372,7 @@ impl Worker {
         }
         self.cleanup_history();
         self.sql_objects.check();
+        clock::cycle_done();
         // What is in force, for standbys (a DBA's own ALTER SYSTEM
         // included); a size this cycle wrote was published as it was written
         // (this process sees it only after its next reload).

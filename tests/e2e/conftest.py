@@ -149,6 +149,28 @@ def reload_with(cluster, name: str, value: str, *, in_file: bool = False) -> re.
     return reloaded
 
 
+# --- the test build's clock (tier 1; src/test_clock.rs) -----------------------
+# scripts/test.sh runs the tests not marked `realtime` (tier 1) on a build
+# with the cargo feature test-clock. A cluster made with HELD_CLOCK has a
+# worker whose clock stands still: its cycles come when advance_clock()
+# moves the clock past an interval's end, and the call returns once the
+# worker has done everything due by then. No wall-clock wait, no race with
+# a 30 s cycle: the test asserts exact counts, lengths and cooldowns.
+HELD_CLOCK = {"walrus.test_clock_hold": "on"}
+ADVANCE_CLOCK = (
+    "CREATE OR REPLACE FUNCTION public.walrus_test_advance_clock(float8) RETURNS jsonb "
+    "AS 'pg_walrus', 'walrus_test_advance_clock_wrapper' LANGUAGE C STRICT"
+)
+
+
+def advance_clock(cluster, seconds: float) -> dict:
+    """Moves the worker's clock `seconds` on; returns what the test build's
+    function says (`cycles` the worker completed meanwhile)."""
+    with cluster.connect() as conn:
+        conn.execute(ADVANCE_CLOCK)
+        return conn.execute("SELECT public.walrus_test_advance_clock(%s)", (seconds,)).fetchone()[0]
+
+
 def assert_worker_survived_and_history_complete(cluster, pid):
     """The same worker process is alive, and every resize and every failed
     ALTER SYSTEM in the log has its history row."""

@@ -17,8 +17,12 @@ import threading
 import time
 
 import psycopg
+import pytest
 
 from conftest import BASELINE, RESIZED, log_time, max_wal_size_mb, wait_for
+
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
 
 MB = 1024 * 1024
 SEGMENT_MB = 16

@@ -5,7 +5,12 @@ import re
 import threading
 import time
 
+import pytest
+
 from conftest import BASELINE, DETECTED, RESIZED, log_time, reload_with, restart_worker, wait_for
+
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
 
 EARLY = (
     r"pg_walrus: reacting early: (\d+) forced checkpoints in (\d+) of (\d+) seconds, "

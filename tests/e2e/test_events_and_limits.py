@@ -4,7 +4,15 @@ import json
 import re
 import subprocess
 
-from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, hold_cycle, log_time, release_cycle, wait_for
+from conftest import (
+    HELD_CLOCK,
+    RELOADED,
+    RESIZED,
+    advance_clock,
+    cluster_with_extension,
+    hold_cycle,
+    wait_for,
+)
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
 
@@ -35,60 +43,65 @@ def test_dry_run_records_and_writes_nothing(make_cluster):
     assert "max_wal_size" not in cluster.auto_conf()
 
 
-def test_second_decision_inside_the_cooldown_is_skipped(make_cluster):
-    # Each burst is seen whole by one held cycle: a burst that spans two
-    # cycles (160 MB can take longer than 30 s on a crowded machine) is
-    # rightly two loud intervals, two decisions and so two skipped rows. The
-    # cooldown is long enough that the second decision falls inside it.
+def test_a_grow_that_can_wait_inside_the_cooldown_is_skipped(make_cluster):
+    # Tier 1: the worker's clock is held, so each burst falls whole in the
+    # interval advance_clock() ends, and the cooldown's arithmetic is exact.
+    # A grow that answers a storm (walrus.threshold forced checkpoints)
+    # passes the cooldown (test_storm_answers.py); this one can wait: adaptive
+    # grows on the WAL's pace alone, with a threshold no burst here reaches.
     cooldown = 600
-    cluster = cluster_with_extension(make_cluster, **{"walrus.cooldown_sec": str(cooldown), **HOLD_CYCLE})
+    cluster = cluster_with_extension(
+        make_cluster,
+        **{"walrus.cooldown_sec": str(cooldown), "walrus.algorithm": "adaptive", "walrus.threshold": "1000"},
+        **HELD_CLOCK,
+    )
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    release_cycle(cluster)
-    resized = cluster.wait_for_log(RESIZED, 60, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(RESIZED, cluster.log()[start:])
     # The DBA puts the size back; the next loaded interval wants to grow
-    # again, inside the cooldown.
-    hold_cycle(cluster)
+    # again, one interval into the cooldown.
+    before_reload = cluster.log_offset()
     with cluster.connect() as conn:
         conn.execute("ALTER SYSTEM SET max_wal_size = '32MB'")
         conn.execute("SELECT pg_reload_conf()")
     wait_for(lambda: cluster.setting("max_wal_size") == "32MB", 10, "the DBA's size")
+    cluster.wait_for_log(RELOADED, 30, after=before_reload)
     second = cluster.log_offset()
     cluster.generate_wal(160)
-    release_cycle(cluster)
-    blocked = cluster.wait_for_log(
-        r"pg_walrus: adjustment blocked - cooldown active \((\d+) seconds remaining\)", 75, after=second
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    blocked = re.search(
+        r"pg_walrus: adjustment blocked - cooldown active \((\d+) seconds remaining\)", cluster.log()[second:]
     )
-    # What remains is the cooldown less the time since the change (cycle to
-    # cycle, one interval at least), by the server's log clock. The worker
-    # counts from its wakes, the log from lines written after each cycle's
-    # reads (and, for the change, its ALTER SYSTEM): a few seconds apart on a
-    # crowded machine, where a wrong origin would be an interval (30 s) off.
-    since_change = (log_time(cluster, blocked) - log_time(cluster, resized)).total_seconds()
-    remaining = int(blocked.group(1))
-    assert remaining <= cooldown - 29 and abs(remaining - (cooldown - since_change)) <= 10, (remaining, since_change)
+    assert blocked and int(blocked.group(1)) == cooldown - 30, "the change was exactly one interval ago"
     rows = wait_for(lambda: len(cluster.sql(HISTORY)) >= 2 and cluster.sql(HISTORY), 10, "the skipped row")
     assert [r[0] for r in rows] == ["increase", "skipped"]
     assert rows[1][3]["blocked_by"] == "cooldown" and rows[1][3]["would_apply"] == "increase"
-    assert rows[1][3]["remaining_sec"] == int(blocked.group(1))
+    assert rows[1][3]["remaining_sec"] == cooldown - 30
     assert not re.search(RESIZED, cluster.log()[second:])
     assert cluster.setting("max_wal_size") == "32MB"
     status = cluster.one("SELECT walrus.status()")
     assert status["changes_this_hour"] == 1 and status["hourly_limit_reached"] is False
+    assert status["cooldown_remaining_sec"] == cooldown - 30
+    # The cooldown ends exactly when its seconds have passed.
+    advance_clock(cluster, cooldown - 30 - 1)
+    assert cluster.one("SELECT walrus.status()")["cooldown_remaining_sec"] == 1
+    advance_clock(cluster, 1)
+    assert cluster.one("SELECT walrus.status()")["cooldown_active"] is False
 
 
 def test_zero_changes_per_hour_blocks_every_automatic_change(make_cluster):
-    cluster = cluster_with_extension(make_cluster, **{"walrus.max_changes_per_hour": "0"})
+    cluster = cluster_with_extension(make_cluster, **{"walrus.max_changes_per_hour": "0"}, **HELD_CLOCK)
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(r"pg_walrus: adjustment blocked - hourly limit reached \(0 of 0\)", 60, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(r"pg_walrus: adjustment blocked - hourly limit reached \(0 of 0\)", cluster.log()[start:])
     rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the skipped row")
     assert rows[0][0] == "skipped" and rows[0][3]["blocked_by"] == "hourly_limit"
     assert "max_wal_size" not in cluster.auto_conf()
     assert cluster.one("SELECT walrus.status()")["hourly_limit_reached"] is True
-    # An explicit superuser action is not held back. The worker's next cycle
-    # is held so that the burst is still analyze()'s evidence.
-    hold_cycle(cluster)
+    # An explicit superuser action is not held back. No cycle comes in
+    # between (the clock is held): the burst is still analyze()'s evidence.
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.analyze(apply := true)")["applied"] is True
 

@@ -20,9 +20,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 import gen_monitoring
 from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, wait_for
 from pgcluster import free_port
+
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "docs" / "monitoring"

@@ -16,9 +16,14 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import BASELINE, RESIZED
 from patroni_cluster import PatroniCluster, wait_until
 from pgcluster import pg_bindir
+
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
 
 SETTINGS = {
     "shared_preload_libraries": "pg_walrus",

@@ -30,6 +30,9 @@ from conftest import (
 from pgcluster import Cluster
 from test_disk import WalLoad, status_mb
 
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
+
 GUARD_OFF = {"walrus.max_wal_disk_fraction": "0"}
 # pgcluster turns log_checkpoints on for every cluster; these tests read the
 # checkpoint lines, so they say so.

@@ -11,6 +11,9 @@ import pytest
 from conftest import BASELINE, RESIZED, WORKER_TEST_SETTINGS, cluster_with_extension, wait_for
 from pgcluster import Cluster
 
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
+
 FOLLOWING = r"pg_walrus: standby: following the max_wal_size the primary publishes \(walrus\.standby_mirror\)"
 PROMOTED = r"pg_walrus: promoted: taking the former primary's max_wal_size, then sizing as a primary"
 

@@ -14,6 +14,9 @@ import pytest
 from conftest import BASELINE, RESIZED, wait_for
 from test_early_reaction import EARLY_ON, LOAD_TABLE, SustainedLoad
 
+# Tier 2 (scripts/test.sh): real time is what these prove, on the release build.
+pytestmark = pytest.mark.realtime
+
 IDLE_CYCLE = r"pg_walrus: (\d+) forced checkpoints over (\d+) seconds"
 BLOCKED = r"pg_walrus: adjustment blocked - (cooldown active|hourly limit reached)"
 PASSED = (

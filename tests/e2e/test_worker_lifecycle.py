@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 from conftest import (
     BASELINE,
     DETECTED,
@@ -67,6 +69,7 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     assert "server process" not in cluster.log()[start:], "no backend crashed"
 
 
+@pytest.mark.realtime
 def test_terminated_worker_is_restarted_and_rebaselines(make_cluster):
     cluster = make_cluster()
     cluster.wait_for_log(BASELINE, 30)
@@ -91,6 +94,7 @@ def test_terminated_worker_is_restarted_and_rebaselines(make_cluster):
     assert "terminated by signal" not in log and "PANIC" not in log
 
 
+@pytest.mark.realtime
 def test_reload_storm_neither_shortens_the_interval_nor_decides(make_cluster):
     cluster = make_cluster()
     cluster.wait_for_log(BASELINE, 30)
