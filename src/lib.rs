@@ -31,6 +31,8 @@ mod sql_objects;
 mod stats;
 #[cfg(feature = "test-clock")]
 mod test_clock;
+#[cfg(feature = "test-clock")]
+mod test_clock_sql;
 mod txn;
 mod worker;
 

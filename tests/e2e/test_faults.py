@@ -1,18 +1,22 @@
 """Faults the worker must survive without a crash, a wrong decision or a
-flood of warnings (docs/operations.md lists each with what pg_walrus does)."""
+flood of warnings (docs/operations.md lists each with what pg_walrus does).
+
+Tier 1: the worker's clock is held (conftest.HELD_CLOCK) and each cycle comes
+when the test ends an interval with advance_clock()."""
 
 import re
+
+import pytest
 
 from conftest import (
     BASELINE,
     DETECTED,
-    HOLD_CYCLE,
+    HELD_CLOCK,
     RESIZED,
+    advance_clock,
     assert_worker_survived_and_history_complete,
     cluster_with_extension,
-    hold_cycle,
     max_wal_size_mb,
-    release_cycle,
     wait_for,
 )
 
@@ -25,8 +29,8 @@ def reset_stats(cluster):
 
 
 def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive(make_cluster):
-    # The cycle is held until both bursts and the reset are done.
-    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
+    # No cycle until both bursts and the reset are done.
+    cluster = cluster_with_extension(make_cluster, **HELD_CLOCK)
     pid = cluster.worker_pid()
     cluster.generate_wal(48)  # a few checkpoints before the reset
     start = cluster.log_offset()
@@ -34,8 +38,8 @@ def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive
     # More load after the reset: the counter climbs past its old value, so
     # only the reset time tells the delta is meaningless.
     cluster.generate_wal(160)
-    release_cycle(cluster)
-    cluster.wait_for_log(r"pg_walrus: checkpoint statistics were reset; taking a new baseline", 60, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    cluster.wait_for_log(r"pg_walrus: checkpoint statistics were reset; taking a new baseline", 10, after=start)
     log = cluster.log()[start:]
     assert not re.search(DETECTED, log) and not re.search(RESIZED, log)
     assert cluster.sql("SELECT count(*) FROM walrus.history")[0][0] == 0
@@ -43,17 +47,19 @@ def test_stats_reset_mid_interval_rebaselines_even_when_the_delta_looks_positive
 
 
 def test_checkpoints_while_disabled_never_grow_after_reenabling(make_cluster):
-    # The disabled cycle is held until the whole burst is behind it.
-    cluster = cluster_with_extension(make_cluster, **{"walrus.enable": "off"}, **HOLD_CYCLE)
+    # The disabled cycle comes once the whole burst is behind it.
+    cluster = cluster_with_extension(make_cluster, **{"walrus.enable": "off"}, **HELD_CLOCK)
     pid = cluster.worker_pid()
     cluster.generate_wal(160)
-    release_cycle(cluster)
-    cluster.wait_for_log(r"walrus.enable is off; baseline updated, no decision", 45)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    cluster.wait_for_log(r"walrus.enable is off; baseline updated, no decision", 10)
     start = cluster.log_offset()
     with cluster.connect() as conn:
         conn.execute("ALTER SYSTEM SET walrus.enable = on")
         conn.execute("SELECT pg_reload_conf()")
-    quiet = cluster.wait_for_log(QUIET_OR_LOUD, 45, after=start)
+    wait_for(lambda: cluster.one("SELECT walrus.status()")["enabled"] is True, 10, "walrus.enable on")
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    quiet = cluster.wait_for_log(QUIET_OR_LOUD, 10, after=start)
     assert int(quiet.group(1)) < 2, "the checkpoints from the disabled period were not counted"
     assert not re.search(RESIZED, cluster.log()[start:])
     assert max_wal_size_mb(cluster) == 32
@@ -61,7 +67,7 @@ def test_checkpoints_while_disabled_never_grow_after_reenabling(make_cluster):
 
 
 def test_history_table_dropped_while_running(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    cluster = cluster_with_extension(make_cluster, **HELD_CLOCK)
     pid = cluster.worker_pid()
     with cluster.connect() as conn:
         conn.execute("ALTER EXTENSION pg_walrus DROP TABLE walrus.history")
@@ -69,28 +75,30 @@ def test_history_table_dropped_while_running(make_cluster):
         conn.execute("DROP TABLE walrus.history")
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(RESIZED, 60, after=start)
-    cluster.wait_for_log(
-        r"WARNING:  pg_walrus: walrus.history does not exist; decisions are not being recorded", 30, after=start
-    )
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    # A quiet interval after it: nothing to record, nothing to warn about.
+    assert advance_clock(cluster, 30)["cycles"] == 1
     assert cluster.worker_pid() == pid
     log = cluster.log()[start:]
-    cycles = len(re.findall(QUIET_OR_LOUD, log))
-    assert 1 <= len(re.findall(r"walrus.history does not exist", log)) <= cycles
+    assert len(re.findall(RESIZED, log)) == 1
+    warning = r"WARNING:  pg_walrus: walrus.history does not exist; decisions are not being recorded"
+    assert len(re.findall(warning, log)) == 1, "one decision, one warning"
 
 
 def test_extension_dropped_while_running_keeps_sizing(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    cluster = cluster_with_extension(make_cluster, **HELD_CLOCK)
     pid = cluster.worker_pid()
     cluster.sql("DROP EXTENSION pg_walrus")
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(RESIZED, 60, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert len(re.findall(RESIZED, cluster.log()[start:])) == 1
     assert cluster.worker_pid() == pid
     wait_for(lambda: max_wal_size_mb(cluster) > 32, 10, "the resize to take effect")
     assert "PANIC" not in cluster.log() and "terminated by signal" not in cluster.log()
 
 
+@pytest.mark.realtime  # PostgreSQL's own 10 s restart of a worker that exited
 def test_missing_worker_database_is_retried_and_harmless(make_cluster):
     cluster = make_cluster({"walrus.database": "'no_such_db'"})
     first = cluster.wait_for_log(r'FATAL:  database "no_such_db" does not exist', 30)
@@ -107,40 +115,37 @@ def test_missing_worker_database_is_retried_and_harmless(make_cluster):
 
 def test_recommend_only_when_alter_system_is_not_allowed(make_cluster, pg_version):
     if int(pg_version) < 17:
-        import pytest
-
         pytest.skip("allow_alter_system exists from PostgreSQL 17")
-    cluster = cluster_with_extension(make_cluster, allow_alter_system="off")
+    cluster = cluster_with_extension(make_cluster, allow_alter_system="off", **HELD_CLOCK)
     pid = cluster.worker_pid()
     assert cluster.one("SELECT walrus.status()")["mode"] == "recommend-only"
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(
-        r"pg_walrus: recommend-only \(allow_alter_system is off\): max_wal_size should change "
-        r"from 32 MB to \d+ MB",
-        60,
-        after=start,
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(
+        r"pg_walrus: recommend-only \(allow_alter_system is off\): max_wal_size should change from 32 MB to \d+ MB",
+        cluster.log()[start:],
     )
     rows = wait_for(lambda: cluster.sql("SELECT action, metadata FROM walrus.history ORDER BY id"), 10, "the row")
     assert rows[0][0] == "skipped" and rows[0][1]["blocked_by"] == "allow_alter_system"
     assert "failed to execute ALTER SYSTEM" not in cluster.log(), "no attempt was made"
     assert "max_wal_size" not in cluster.auto_conf()
     # Recommendations are still computed; analyze(apply) says why it did not
-    # apply. The worker's next cycle is held so that the burst is still theirs.
-    hold_cycle(cluster, in_file=True)
+    # apply. No cycle comes in between (the clock is held): the burst is theirs.
     cluster.generate_wal(160)
     assert cluster.one("SELECT walrus.recommendation()")["action"] in ("increase", "capped")
     result = cluster.one("SELECT walrus.analyze(apply := true)")
     assert result["applied"] is False and "allow_alter_system" in result["reason"]
 
     # Turning it back on (in the file: ALTER SYSTEM itself is refused) resumes
-    # sizing. Releasing the held cycle may act on the burst above at once.
+    # sizing: the next cycle acts on the burst above.
     resumed = cluster.log_offset()
     with open(cluster.datadir / "postgresql.conf", "a") as conf:
         conf.write("allow_alter_system = on\nwalrus.cooldown_sec = 0\n")
-    release_cycle(cluster, in_file=True)  # the reload takes all three
+    cluster.one("SELECT pg_reload_conf()")
     wait_for(lambda: cluster.one("SELECT walrus.status()")["mode"] == "auto", 10, "auto mode")
     cluster.generate_wal(160)
-    cluster.wait_for_log(RESIZED, 60, after=resumed)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(RESIZED, cluster.log()[resumed:])
     wait_for(lambda: cluster.sql("SELECT 1 FROM walrus.history WHERE action IN ('increase', 'capped')"), 10, "the row")
     assert_worker_survived_and_history_complete(cluster, pid)

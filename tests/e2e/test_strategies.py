@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import BASELINE, DETECTED, HOLD_CYCLE, RESIZED, release_cycle, wait_for
+from conftest import BASELINE, DETECTED, HELD_CLOCK, RESIZED, advance_clock, wait_for
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history ORDER BY id"
 
@@ -45,8 +45,8 @@ def test_switching_algorithm_takes_effect_at_the_next_cycle(make_cluster):
 
 
 def test_manual_checkpoints_never_grow_even_at_threshold_one(make_cluster):
-    # Held, so that all six fall in one interval.
-    cluster = make_cluster({"walrus.threshold": "1", **HOLD_CYCLE})
+    # The clock held, so that all six fall in one interval.
+    cluster = make_cluster({"walrus.threshold": "1", **HELD_CLOCK})
     cluster.sql("CREATE EXTENSION pg_walrus")
     cluster.wait_for_log(BASELINE, 60)
     start = cluster.log_offset()
@@ -56,22 +56,22 @@ def test_manual_checkpoints_never_grow_even_at_threshold_one(make_cluster):
             conn.execute("CHECKPOINT")
     # The checkpointer reports a checkpoint done before it publishes its stats.
     wait_for(lambda: cluster.requested_checkpoints() - before >= 6, 30, "six requested checkpoints in the stats")
-    release_cycle(cluster)
-    cluster.wait_for_log(r"pg_walrus: 6 of 6 requested checkpoints not explained by WAL volume", 45, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(r"pg_walrus: 6 of 6 requested checkpoints not explained by WAL volume", cluster.log()[start:])
     assert not re.search(RESIZED, cluster.log()[start:])
     assert cluster.setting("max_wal_size") == "32MB"
     assert cluster.sql(HISTORY) == []
 
 
 def test_a_genuine_burst_still_counts_with_wal_evidence(make_cluster):
-    # Held, so that one cycle sees the CHECKPOINT and the whole burst.
-    cluster = make_cluster({"walrus.threshold": "1", **HOLD_CYCLE})
+    # The clock held, so that one cycle sees the CHECKPOINT and the whole burst.
+    cluster = make_cluster({"walrus.threshold": "1", **HELD_CLOCK})
     cluster.wait_for_log(BASELINE, 60)
     start = cluster.log_offset()
     with cluster.connect() as conn:
         conn.execute("CHECKPOINT")
     cluster.generate_wal(160)
-    release_cycle(cluster)
-    detected = cluster.wait_for_log(DETECTED, 60, after=start)
-    assert int(detected.group(1)) >= 2
-    cluster.wait_for_log(RESIZED, 10, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    detected = re.search(DETECTED, cluster.log()[start:])
+    assert detected and int(detected.group(1)) >= 2
+    assert len(re.findall(RESIZED, cluster.log()[start:])) == 1
