@@ -32,12 +32,13 @@ pub struct NotSent {
 pub fn send(size_mb: i32, from_mb: i32) -> Result<Sent, NotSent> {
     let url = apply_via::patroni_url();
     let result = attempt(&url, size_mb);
-    let now = clock::now();
+    let (now, now_ns) = (clock::now(), clock::monotonic_ns());
     shmem::update(|state| {
         let patroni = &mut state.patroni;
         patroni.last_size_mb = size_mb;
         patroni.last_from_mb = from_mb;
         patroni.last_at = now;
+        patroni.last_at_mono_ns = now_ns;
         match &result {
             Ok((_, status)) => {
                 patroni.patches += 1;

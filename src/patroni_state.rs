@@ -74,6 +74,10 @@ pub struct PatroniState {
     /// The size it was sent to change (the one in force then).
     pub last_from_mb: i32,
     pub last_status: i32,
+    /// When it was sent, for people (status()).
     pub last_at: pg_sys::TimestampTz,
+    /// When it was sent on the monotonic clock, for the wait before the
+    /// worker reports it did not arrive: a duration, so never wall time.
+    pub last_at_mono_ns: i64,
     pub last_error: ShortText,
 }

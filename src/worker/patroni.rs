@@ -171,7 +171,7 @@ impl Worker {
             );
             return;
         }
-        let waited_secs = (clock::now() - sent.last_at) / 1_000_000;
+        let waited_secs = (clock::monotonic_ns() - sent.last_at_mono_ns) / 1_000_000_000;
         if waited_secs < i64::from(server::checkpoint_timeout_secs()) {
             return;
         }

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import HOLD_CYCLE, cluster_with_extension, hold_cycle, max_wal_size_mb, release_cycle, wait_for
+from conftest import HELD_CLOCK, advance_clock, cluster_with_extension, max_wal_size_mb, wait_for
 from pgcluster import PG_USER
 
 HISTORY = "SELECT action, old_size_mb, new_size_mb, reason, metadata FROM walrus.history ORDER BY id"
@@ -76,30 +76,29 @@ def alter_system(cluster, name: str, value: str) -> None:
 def patroni_cluster(make_cluster, url: str, **settings):
     return cluster_with_extension(
         make_cluster,
-        **HOLD_CYCLE,
+        **HELD_CLOCK,
         **{"walrus.apply_via": "patroni", "walrus.patroni_url": f"'{url}'", **settings},
     )
 
 
 def test_apply_via_none_only_recommends(make_cluster):
-    cluster = cluster_with_extension(make_cluster, **{"walrus.apply_via": "none"})
+    cluster = cluster_with_extension(make_cluster, **{"walrus.apply_via": "none"}, **HELD_CLOCK)
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    line = cluster.wait_for_log(
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    line = re.search(
         r"pg_walrus: recommend-only \(walrus\.apply_via is none\): max_wal_size should change from 32 MB to (\d+) MB",
-        90,
-        after=start,
+        cluster.log()[start:],
     )
+    assert line, cluster.log()[start:]
     rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the history row")
     action, old, new, _, metadata = rows[0]
     assert (action, old, new) == ("skipped", 32, int(line.group(1))), rows
     assert metadata["blocked_by"] == "walrus.apply_via" and metadata["would_apply"] == "increase", metadata
     assert max_wal_size_mb(cluster) == 32
     assert "max_wal_size" not in cluster.auto_conf()
-    # analyze(apply := true) says why it did not apply. The worker's next
-    # cycle is held so that the burst is still analyze()'s evidence (a cycle
-    # inside it would leave analyze() a quiet interval, nothing to apply).
-    hold_cycle(cluster)
+    # analyze(apply := true) says why it did not apply. No cycle comes in
+    # between (the clock is held), so the burst is analyze()'s evidence.
     cluster.generate_wal(96)
     result = cluster.one("SELECT walrus.analyze(apply := true)")
     assert result["applied"] is False, result
@@ -130,14 +129,13 @@ def test_a_conflict_is_retried_once_and_an_unapplied_patch_is_reported(make_clus
         # This endpoint never writes anything: after an interval the worker
         # says the size did not reach this node, and why.
         start = cluster.log_offset()
-        release_cycle(cluster)
-        warning = cluster.wait_for_log(
+        assert advance_clock(cluster, 30)["cycles"] == 1
+        warning = re.search(
             rf"WARNING:  pg_walrus: Patroni accepted max_wal_size = {size} MB, but this node still runs with 32 MB: "
             r"this node's postgresql.conf still says 32 MB",
-            120,
-            after=start,
+            cluster.log()[start:],
         )
-        assert warning
+        assert warning, cluster.log()[start:]
         rows = cluster.sql(HISTORY)
         assert rows[-1][0] == "failed" and rows[-1][4]["confirmed"] is False, rows[-1]
         status = cluster.one("SELECT walrus.status()->'patroni'")

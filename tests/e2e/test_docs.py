@@ -5,6 +5,8 @@ default, range, unit and context true."""
 import re
 from pathlib import Path
 
+import pytest
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 # The type column's words for pg_settings.vartype.
 KINDS = {"bool": "bool", "int": "integer", "real": "real", "enum": "enum", "string": "string"}
@@ -23,6 +25,9 @@ def number(text):
     return float(text.replace(" ", ""))
 
 
+# Tier 2: the settings of the build that ships (a test build has one more,
+# walrus.test_clock_hold).
+@pytest.mark.realtime
 def test_configuration_reference_matches_pg_settings(make_cluster):
     cluster = make_cluster()
     live = {

@@ -6,10 +6,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REGRESS = Path(__file__).resolve().parents[1] / "pg_regress"
 SCHEDULE = ["setup", "guc_catalogue", "api", "metrics", "strategies", "permissions", "dropped_history", "profiles"]
 
 
+# Tier 2: byte for byte, the surface of the build that ships (a test build's
+# catalogue has one more setting, walrus.test_clock_hold).
+@pytest.mark.realtime
 def test_pg_regress(make_cluster):
     cluster = make_cluster()
     cluster.wait_for_log(r"pg_walrus: baseline taken", 30)

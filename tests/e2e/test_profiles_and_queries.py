@@ -1,11 +1,12 @@
 """Time-of-day profiles and WAL-heavy statements on a live server."""
 
 import json
+import re
 
 import psycopg
 import pytest
 
-from conftest import HOLD_CYCLE, RESIZED, cluster_with_extension, release_cycle, restart_worker, wait_for
+from conftest import HELD_CLOCK, RESIZED, advance_clock, cluster_with_extension, wait_for
 
 ALL_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
@@ -18,15 +19,16 @@ def test_a_profile_active_now_caps_the_decision(make_cluster):
     # The WAL disk guard off: the profile's 64 MB is the cap, not this
     # machine's free disk.
     cluster = cluster_with_extension(
-        make_cluster, **{"walrus.profiles": "'" + profiles + "'", "walrus.max_wal_disk_fraction": "0"}
+        make_cluster, **{"walrus.profiles": "'" + profiles + "'", "walrus.max_wal_disk_fraction": "0"}, **HELD_CLOCK
     )
     status = cluster.one("SELECT walrus.status()")
     assert status["active_profile"] == "always_small"
     assert status["configured_maximum_mb"] == 64, "status shows the effective cap"
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    resized = cluster.wait_for_log(RESIZED, 60, after=start)
-    assert (int(resized.group(1)), int(resized.group(2))) == (32, 64), "walrus.max is 4GB; the profile caps at 64"
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    resized = re.findall(RESIZED, cluster.log()[start:])
+    assert [(int(a), int(b)) for a, b in resized] == [(32, 64)], "walrus.max is 4GB; the profile caps at 64"
     rows = wait_for(lambda: cluster.sql("SELECT action, metadata FROM walrus.history"), 10, "the row")
     assert rows[0][0] == "capped" and rows[0][1]["profile"] == "always_small"
     wait_for(lambda: cluster.one("SELECT walrus.status()")["at_ceiling"] is True, 10, "at_ceiling under the profile")
@@ -46,16 +48,17 @@ def test_a_profile_active_now_caps_the_decision(make_cluster):
 
 
 def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
-    # The cycle is held until the INSERT has finished: pg_stat_statements
-    # only knows a statement once it ends, and a cycle in the middle of a
-    # slow INSERT would grow without it.
+    # No cycle until the INSERT has finished (the clock is held):
+    # pg_stat_statements only knows a statement once it ends, and a cycle in
+    # the middle of a slow INSERT would grow without it.
     cluster = cluster_with_extension(
-        make_cluster, shared_preload_libraries="'pg_walrus,pg_stat_statements'", **HOLD_CYCLE
+        make_cluster, shared_preload_libraries="'pg_walrus,pg_stat_statements'", **HELD_CLOCK
     )
     cluster.sql("CREATE EXTENSION pg_stat_statements")
     # Growth rows list WAL per statement *since the previous cycle*: the
-    # worker needs one snapshot taken with pg_stat_statements in place.
-    restart_worker(cluster)
+    # worker needs one snapshot taken with pg_stat_statements in place, which
+    # a quiet cycle takes.
+    assert advance_clock(cluster, 30)["cycles"] == 1
     with cluster.connect() as conn:
         conn.execute("CREATE TABLE light (x int)")
         conn.execute("INSERT INTO light SELECT g FROM generate_series(1, 10) g")
@@ -69,8 +72,8 @@ def test_top_wal_queries_finds_the_heaviest_statement(make_cluster):
     assert "heavy_writer" in query and "generate_series" in query, rows
     assert wal_bytes > 100 * 1024 * 1024 and per_call == pytest.approx(float(wal_bytes) / calls)
     # The worker names it in the history row of the growth it caused.
-    release_cycle(cluster)
-    cluster.wait_for_log(RESIZED, 60, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(RESIZED, cluster.log()[start:])
     row = wait_for(
         lambda: cluster.sql("SELECT metadata FROM walrus.history WHERE action IN ('increase', 'capped')"),
         10,

@@ -1,4 +1,7 @@
-"""Worker lifecycle: failures it survives, restarts, reloads, install paths."""
+"""Worker lifecycle: failures it survives, restarts, reloads, install paths.
+
+Tier 1 but the restart: the worker's clock is held (conftest.HELD_CLOCK) and
+each cycle comes when the test ends an interval with advance_clock()."""
 
 import os
 import re
@@ -8,12 +11,11 @@ import pytest
 from conftest import (
     BASELINE,
     DETECTED,
-    HOLD_CYCLE,
+    HELD_CLOCK,
     RESIZED,
+    advance_clock,
     assert_worker_survived_and_history_complete,
     cluster_with_extension,
-    hold_cycle,
-    release_cycle,
     wait_for,
 )
 
@@ -22,11 +24,9 @@ ALTER_FAILED = r"WARNING:  pg_walrus: failed to execute ALTER SYSTEM, will retry
 
 
 def test_alter_system_failure_is_caught_and_retried(make_cluster):
-    # The cycles are held and released around the burst and the fix, so
-    # that exactly one cycle fails and the next one retries. The blocker
-    # fails the tests' own ALTER SYSTEM too: the releases go through
-    # postgresql.conf.
-    cluster = cluster_with_extension(make_cluster, **HOLD_CYCLE)
+    # The clock moves an interval after the burst and after the fix, so that
+    # exactly one cycle fails and the next one retries.
+    cluster = cluster_with_extension(make_cluster, **HELD_CLOCK)
     pid = cluster.worker_pid()
     assert pid
 
@@ -36,11 +36,11 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     os.mkdir(blocker)
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    release_cycle(cluster, in_file=True)
+    assert advance_clock(cluster, 30)["cycles"] == 1
 
-    cluster.wait_for_log(DETECTED, 60, after=start)
-    cluster.wait_for_log(ALTER_FAILED + r"\n.*DETAIL:  could not open file .*postgresql.auto.conf.tmp", 10, after=start)
-    hold_cycle(cluster, in_file=True)
+    log = cluster.log()[start:]
+    assert re.search(DETECTED, log)
+    assert len(re.findall(ALTER_FAILED + r"\n.*DETAIL:  could not open file .*postgresql.auto.conf.tmp", log)) == 1
     assert cluster.setting("max_wal_size") == "32MB"
     assert "max_wal_size" not in cluster.auto_conf()
     assert cluster.worker_pid() == pid, "the worker survived the ERROR"
@@ -52,8 +52,9 @@ def test_alter_system_failure_is_caught_and_retried(make_cluster):
     # burst is over, so only the retry can grow it, to the size that failed.
     os.rmdir(blocker)
     after_fix = cluster.log_offset()
-    release_cycle(cluster, in_file=True)
-    resized = cluster.wait_for_log(RESIZED, 60, after=after_fix)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    resized = re.search(RESIZED, cluster.log()[after_fix:])
+    assert resized, cluster.log()[after_fix:]
     assert (int(resized.group(1)), int(resized.group(2))) == (32, failed_size) and failed_size > 32
     assert cluster.worker_pid() == pid, "same worker process one cycle later"
     rows = wait_for(
@@ -94,29 +95,33 @@ def test_terminated_worker_is_restarted_and_rebaselines(make_cluster):
     assert "terminated by signal" not in log and "PANIC" not in log
 
 
-@pytest.mark.realtime
 def test_reload_storm_neither_shortens_the_interval_nor_decides(make_cluster):
-    cluster = make_cluster()
+    cluster = make_cluster(HELD_CLOCK)
     cluster.wait_for_log(BASELINE, 30)
     start = cluster.log_offset()
     with cluster.connect() as conn:
         for _ in range(50):
             conn.execute("SELECT pg_reload_conf()")
     cluster.wait_for_log(r"pg_walrus: configuration reloaded", 10, after=start)
-
-    quiet = cluster.wait_for_log(QUIET, 45, after=start)
-    assert int(quiet.group(2)) >= 29, f"interval cut short to {quiet.group(2)}s"
+    # Every reload woke the worker; none ended the interval: a second short
+    # of it there is still no cycle, and the one that ends it lasted 30 s.
+    assert advance_clock(cluster, 29)["cycles"] == 0
+    assert not re.search(QUIET, cluster.log()[start:])
+    assert advance_clock(cluster, 1)["cycles"] == 1
+    quiet = re.search(QUIET, cluster.log()[start:])
+    assert quiet and int(quiet.group(2)) == 30, quiet
     log = cluster.log()[start:]
     assert len(re.findall(QUIET, log)) == 1, "one cycle per checkpoint_timeout, not one per SIGHUP"
     assert not re.search(RESIZED, log)
 
 
 def test_disabled_worker_decides_nothing(make_cluster):
-    cluster = make_cluster({"walrus.enable": "off"})
+    cluster = make_cluster({"walrus.enable": "off", **HELD_CLOCK})
     cluster.wait_for_log(BASELINE, 30)
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(r"pg_walrus: walrus.enable is off; baseline updated, no decision", 45, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(r"pg_walrus: walrus.enable is off; baseline updated, no decision", cluster.log()[start:])
     assert not re.search(RESIZED, cluster.log()[start:])
     assert cluster.setting("max_wal_size") == "32MB"
 
