@@ -61,6 +61,16 @@ def free_port() -> int:
     raise RuntimeError("no free port between 20000 and 32000")
 
 
+def wait_for(predicate, timeout: float, what: str):
+    """Polls until `predicate()` is truthy and returns its value. The
+    timeout is a deadline that detects a hang, not an assertion on speed."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.25)
+    return value
+
+
 def _as_pg_user(cmd: list[str]) -> list[str]:
     if os.geteuid() == 0:
         return ["sudo", "-u", PG_USER, "--", *cmd]
@@ -391,6 +401,41 @@ class Cluster:
         with contextlib.nullcontext(conn) if conn is not None else self.connect() as db:
             db.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigint, payload text)")
             db.execute(f"INSERT INTO {table} SELECT g, repeat(md5(g::text), 16) FROM generate_series(1, %s) g", (rows,))
+
+    def pgbench_args(self) -> list[str]:
+        """pgbench's connection options for this cluster."""
+        return ["-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+
+    def pgbench_init(self, scale: int) -> None:
+        """pgbench's tables at `scale`, then a CHECKPOINT: the load that
+        follows starts from a clean slate."""
+        pgbench = str(self.bindir / "pgbench")
+        subprocess.run(
+            [pgbench, "-i", "-s", str(scale), "-q", *self.pgbench_args(), "postgres"],
+            check=True,
+            capture_output=True,
+            timeout=900,
+        )
+        self.one("CHECKPOINT")
+
+    def pgbench_load(self, clients: int, seconds: int) -> subprocess.Popen:
+        """TPC-B from `clients` for `seconds`, in the background."""
+        return subprocess.Popen(
+            [
+                str(self.bindir / "pgbench"),
+                "-c",
+                str(clients),
+                "-j",
+                "2",
+                "-T",
+                str(seconds),
+                *self.pgbench_args(),
+                "postgres",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def auto_conf(self) -> str:
         return self._run(["cat", str(self.datadir / "postgresql.auto.conf")]).stdout

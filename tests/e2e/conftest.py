@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from pgcluster import Cluster
+from pgcluster import Cluster, wait_for
 
 VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 
@@ -60,15 +60,6 @@ def make_cluster(pg_version):
 BASELINE = r"pg_walrus: baseline taken at \d+ requested checkpoints"
 DETECTED = r"pg_walrus: detected (\d+) forced checkpoints over (\d+) seconds"
 RESIZED = r"pg_walrus: resizing max_wal_size from (\d+) MB to (\d+) MB"
-
-
-def wait_for(predicate, timeout, what):
-    """Polls until `predicate()` is truthy and returns its value."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-    return value
 
 
 def max_wal_size_mb(cluster) -> int:
@@ -163,9 +154,28 @@ ADVANCE_CLOCK = (
 )
 
 
+def checkpoint_counts_settled(cluster, stable_for: float = 2.0) -> None:
+    """Waits until the checkpointer has published every checkpoint it has
+    started: its requested count unchanged for `stable_for` seconds. It
+    counts a checkpoint when it starts and publishes the count from its
+    paced write loop or at the end (pgstat_report_checkpointer), so right
+    after a burst the last one may not show yet; a cycle the clock brings at
+    once would leave it to the next interval. A deadline detects a hang."""
+    last, since = cluster.requested_checkpoints(), time.monotonic()
+    deadline = since + 120
+    while time.monotonic() - since < stable_for:
+        assert time.monotonic() < deadline, "the checkpoint counts never settled"
+        time.sleep(0.25)
+        now = cluster.requested_checkpoints()
+        if now != last:
+            last, since = now, time.monotonic()
+
+
 def advance_clock(cluster, seconds: float) -> dict:
-    """Moves the worker's clock `seconds` on; returns what the test build's
-    function says (`cycles` the worker completed meanwhile)."""
+    """Moves the worker's clock `seconds` on, once the checkpoint counts
+    have settled; returns what the test build's function says (`cycles` the
+    worker completed meanwhile)."""
+    checkpoint_counts_settled(cluster)
     with cluster.connect() as conn:
         conn.execute(ADVANCE_CLOCK)
         return conn.execute("SELECT public.walrus_test_advance_clock(%s)", (seconds,)).fetchone()[0]

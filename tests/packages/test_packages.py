@@ -13,13 +13,12 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ARCH, CURRENT, ROOT, package_name, previous_release
-from pgcluster import Cluster, pg_config
+from pgcluster import Cluster, pg_config, wait_for
 
 SETTINGS = {
     "shared_buffers": "'32MB'",
@@ -56,14 +55,6 @@ def apt_install(deb: Path) -> str:
 def apt_purge(package: str) -> str:
     result = run("apt-get", "purge", "-y", package)
     return result.stdout + result.stderr
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.5)
-    return value
 
 
 def max_wal_size_mb(cluster) -> int:
