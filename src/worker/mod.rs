@@ -423,7 +423,10 @@ impl Worker {
         }
         shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
         if !decision.changes_size()
-            && let Some(retry) = self.failed.take().filter(|d| still_valid(d, observation, settings))
+            && let Some(retry) = self
+                .failed
+                .take()
+                .filter(|d| d.retry_still_fits(observation.current_size_mb, settings.ceiling_mb()))
         {
             decision = retry;
         }
@@ -583,15 +586,4 @@ fn decide_early(observation: &Observation, regime: &Regime, strategies: &Strateg
         observation,
         &judged,
     )
-}
-
-/// A failed resize is retried only while it still fits: nobody changed
-/// max_wal_size in the meantime and it fits under the current ceiling
-/// (walrus.max, lowered by the WAL disk ceiling).
-fn still_valid(decision: &Decision, observation: &Observation, settings: &Settings) -> bool {
-    decision.old_size_mb == observation.current_size_mb
-        && match decision.action {
-            Action::Increase | Action::Capped => decision.new_size_mb <= settings.ceiling_mb(),
-            Action::Decrease | Action::None => true,
-        }
 }

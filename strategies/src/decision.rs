@@ -65,4 +65,55 @@ impl Decision {
     pub fn blocked_at_ceiling(&self) -> bool {
         self.action == Action::None && self.computed_size_mb.is_some_and(|c| c > self.old_size_mb)
     }
+
+    /// Whether a decision whose write failed may be retried now: nobody
+    /// changed max_wal_size since (it is still `current_size_mb`), and a grow
+    /// still fits under the current ceiling (`walrus.max`, lowered by the WAL
+    /// disk ceiling).
+    pub fn retry_still_fits(&self, current_size_mb: i32, ceiling_mb: i32) -> bool {
+        self.old_size_mb == current_size_mb
+            && match self.action {
+                Action::Increase | Action::Capped => self.new_size_mb <= ceiling_mb,
+                Action::Decrease | Action::None => true,
+            }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(action: Action, old: i32, new: i32) -> Decision {
+        Decision {
+            action,
+            old_size_mb: old,
+            new_size_mb: new,
+            computed_size_mb: Some(new),
+            reason: String::new(),
+            metadata: Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_retried_only_while_it_still_fits() {
+        // (action, old, new, size in force now, ceiling now) -> retry
+        for (action, old, new, current, ceiling, retry) in [
+            (Action::Increase, 32, 192, 32, 4096, true),
+            (Action::Capped, 32, 4096, 32, 4096, true),
+            // Someone (a DBA, analyze()) changed the size meanwhile.
+            (Action::Increase, 32, 192, 64, 4096, false),
+            (Action::Decrease, 256, 192, 128, 4096, false),
+            // The ceiling came down under it (a filling WAL disk, a lower walrus.max).
+            (Action::Increase, 32, 192, 32, 160, false),
+            (Action::Capped, 32, 4096, 32, 1024, false),
+            // A shrink always fits under the ceiling.
+            (Action::Decrease, 256, 192, 256, 64, true),
+        ] {
+            assert_eq!(
+                decision(action, old, new).retry_still_fits(current, ceiling),
+                retry,
+                "{action:?} {old} -> {new} at {current} under {ceiling}"
+            );
+        }
+    }
 }
