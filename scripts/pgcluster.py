@@ -46,18 +46,41 @@ def pg_config(version: str, key: str) -> str:
     ).stdout.strip()
 
 
+# Ports handed out, reserved across every process of this machine (the
+# test workers run at once): a port is given to one caller only, for
+# PORT_RESERVATION_SECS, whoever binds it first. Without this, two workers
+# could draw the same free port and one of them fail to bind (a Patroni
+# member's PostgreSQL did, in CI, and its cluster never came up).
+PORT_RESERVATIONS = Path(tempfile.gettempdir()) / "walrus-port-reservations"
+PORT_RESERVATION_SECS = 3 * 3600
+
+
+def _reserve(port: int) -> bool:
+    PORT_RESERVATIONS.mkdir(mode=0o1777, exist_ok=True)
+    path = PORT_RESERVATIONS / str(port)
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - path.stat().st_mtime > PORT_RESERVATION_SECS:
+            path.unlink()  # a stale reservation (an earlier run's)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        return True
+    except FileExistsError:
+        return False
+
+
 def free_port() -> int:
     """A free port below the kernel's ephemeral range, so that no outgoing
-    connection (the tests open many) can take it before PostgreSQL binds it.
-    Concurrent callers may still collide: start() retries on another port."""
-    for _ in range(200):
+    connection (the tests open many) can take it before PostgreSQL binds it,
+    and reserved (`_reserve`) so that no other test worker is given it."""
+    for _ in range(400):
         port = random.randint(20000, 32000)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             try:
                 s.bind(("127.0.0.1", port))
-                return port
             except OSError:
                 continue
+        if _reserve(port):
+            return port
     raise RuntimeError("no free port between 20000 and 32000")
 
 
