@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use walrus_strategies::early::{GLANCE_PERIOD_SECS, Looks, at_storm_pace, glance_period_secs, should_react};
+use walrus_strategies::early::{Glances, Looks, should_react};
 use walrus_strategies::{ChangeKind, RateVerdict, Urgency, rate_verdict};
 
 use crate::sizing::{self, Regime};
@@ -14,9 +14,7 @@ use crate::{clock, guc, server, shmem, stats, txn};
 
 /// The glances and looks inside one interval.
 pub struct Watch {
-    next_glance_secs: f64,
-    /// The previous glance: seconds into the interval, WAL insert position.
-    previous_glance: Option<(f64, u64)>,
+    glances: Glances,
     looks: Looks,
 }
 
@@ -29,8 +27,7 @@ impl Watch {
         let looking = looking();
         let now_secs = clock::seconds_between(since_ns, clock::monotonic_ns()).max(0.0);
         Watch {
-            next_glance_secs: now_secs + GLANCE_PERIOD_SECS,
-            previous_glance: looking.then(|| (now_secs, server::wal_insert_lsn())),
+            glances: Glances::starting(now_secs, looking.then(server::wal_insert_lsn)),
             looks: Looks::starting(looking),
         }
     }
@@ -40,7 +37,7 @@ impl Watch {
     /// interval instead of waking for nothing (a reload
     /// that turns them on wakes it, and this is asked again).
     pub fn until_next_glance(&self, elapsed: Duration) -> Option<Duration> {
-        looking().then(|| Duration::from_secs_f64((self.next_glance_secs - elapsed.as_secs_f64()).max(0.0)))
+        looking().then(|| Duration::from_secs_f64(self.glances.until_next(elapsed.as_secs_f64())))
     }
 
     /// Glances if a glance is due at `elapsed`, and looks if the WAL since
@@ -49,27 +46,19 @@ impl Watch {
     pub fn look_if_due(&mut self, elapsed: Duration) -> bool {
         if !looking() {
             self.looks.pause();
-            self.previous_glance = None;
+            self.glances.forget();
             return false;
         }
         let elapsed = elapsed.as_secs_f64();
-        if elapsed < self.next_glance_secs {
+        if !self.glances.due(elapsed) {
             return false;
         }
-        let position = server::wal_insert_lsn();
-        let storm = match self.previous_glance.replace((elapsed, position)) {
-            Some((then, position_then)) => {
-                let wal = position.saturating_sub(position_then) as f64;
-                at_storm_pace(
-                    wal,
-                    elapsed - then,
-                    server::max_wal_size_mb(),
-                    &sizing::server_settings(),
-                )
-            }
-            None => false,
-        };
-        self.next_glance_secs = elapsed + glance_period_secs(storm);
+        let storm = self.glances.glance(
+            elapsed,
+            server::wal_insert_lsn(),
+            server::max_wal_size_mb(),
+            &sizing::server_settings(),
+        );
         // Calm: no transaction. The looks keep their readings across a dip;
         // `Looks::look` starts afresh after a longer calm.
         storm && self.look()

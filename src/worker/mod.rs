@@ -573,7 +573,9 @@ enum HistoryFailure {
 /// what was actually seen.
 fn decide_early(observation: &Observation, regime: &Regime, strategies: &StrategyState) -> Decision {
     let settings = &regime.settings;
-    let judged = rule::extrapolate(observation, settings);
+    let (decision, judged) = rule::decide(observation, settings, |judged| {
+        regime.decide(regime.algorithm, judged, strategies)
+    });
     log!(
         "pg_walrus: reacting early: {} forced checkpoints in {:.0} of {:.0} seconds, judged as {} over the full interval",
         observation.forced_checkpoints,
@@ -581,9 +583,5 @@ fn decide_early(observation: &Observation, regime: &Regime, strategies: &Strateg
         settings.checkpoint_timeout_secs,
         judged.forced_checkpoints
     );
-    rule::annotate(
-        regime.decide(regime.algorithm, &judged, strategies),
-        observation,
-        &judged,
-    )
+    decision
 }

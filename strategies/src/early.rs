@@ -68,6 +68,63 @@ pub fn glance_period_secs(storm_pace: bool) -> f64 {
     }
 }
 
+/// When the worker glances at the WAL insert position, and whether the WAL
+/// between two glances came at storm pace. The worker reads the position;
+/// this keeps the schedule and judges the pace.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Glances {
+    /// Seconds into the interval when the next glance is due.
+    next_secs: f64,
+    /// The previous glance: seconds into the interval, WAL insert position.
+    previous: Option<(f64, u64)>,
+}
+
+impl Glances {
+    /// The glances of a watch made `now_secs` into its interval, after that
+    /// interval's cycle (which can take a while in a storm). `position` is
+    /// the WAL insert position read now, `None` while looks are off: stamped
+    /// with the time it was read, it keeps the cycle's time out of the first
+    /// pace. The first glance comes a quick period later, so a storm that
+    /// was already going is judged at once.
+    pub fn starting(now_secs: f64, position: Option<u64>) -> Glances {
+        Glances {
+            next_secs: now_secs + GLANCE_PERIOD_SECS,
+            previous: position.map(|position| (now_secs, position)),
+        }
+    }
+
+    /// Seconds from `elapsed_secs` until the next glance is due (0 when due).
+    pub fn until_next(&self, elapsed_secs: f64) -> f64 {
+        (self.next_secs - elapsed_secs).max(0.0)
+    }
+
+    /// Whether a glance is due at `elapsed_secs`.
+    pub fn due(&self, elapsed_secs: f64) -> bool {
+        elapsed_secs >= self.next_secs
+    }
+
+    /// Looks were turned off: when they come back, the first glance only
+    /// takes a position (a pace across the time they were off means nothing).
+    pub fn forget(&mut self) {
+        self.previous = None;
+    }
+
+    /// The glance at `elapsed_secs` reading `position`: whether the WAL
+    /// since the previous glance came at storm pace for `current_size_mb`.
+    /// Schedules the next glance, quick in a storm and calm otherwise.
+    pub fn glance(&mut self, elapsed_secs: f64, position: u64, current_size_mb: i32, settings: &Settings) -> bool {
+        let storm = self
+            .previous
+            .replace((elapsed_secs, position))
+            .is_some_and(|(then, position_then)| {
+                let wal = position.saturating_sub(position_then) as f64;
+                at_storm_pace(wal, elapsed_secs - then, current_size_mb, settings)
+            });
+        self.next_secs = elapsed_secs + glance_period_secs(storm);
+        storm
+    }
+}
+
 /// The span over which a look judges whether the storm is still going: a
 /// forced checkpoint and WAL at storm pace within the last second. Shorter
 /// spans would miss the count: in a storm the checkpointer publishes one
@@ -258,6 +315,20 @@ pub fn annotate(mut decision: Decision, seen: &Observation, judged: &Observation
         );
     }
     decision
+}
+
+/// The decision on an interval cut short by early reaction: `decide` (the
+/// strategy, bounded as for any interval) judges `seen` scaled to a full
+/// interval, and the reason and metadata say what was actually seen.
+/// Returns the decision and the scaled observation it was made on.
+pub fn decide(
+    seen: &Observation,
+    settings: &Settings,
+    decide: impl FnOnce(&Observation) -> Decision,
+) -> (Decision, Observation) {
+    let judged = extrapolate(seen, settings);
+    let decision = annotate(decide(&judged), seen, &judged);
+    (decision, judged)
 }
 
 #[cfg(test)]

@@ -340,3 +340,81 @@ fn the_early_decision_is_the_full_intervals_decision() {
         "the strategy's own evidence is the scaled interval"
     );
 }
+
+#[test]
+fn glances_are_quick_in_a_storm_and_calm_otherwise() {
+    // 64 MB at 30 s: about 0.53 MB/s is storm pace.
+    let s = settings(30.0);
+    let mb = |n: f64| (n * MB) as u64;
+    // The watch is made 3 s into the interval (the cycle took that long),
+    // reading the position then: the first glance judges only the WAL
+    // written since, over the quarter second since.
+    let mut glances = Glances::starting(3.0, Some(mb(500.0)));
+    assert!(!glances.due(3.2));
+    assert!((glances.until_next(3.1) - 0.15).abs() < 1e-9);
+    assert!(glances.due(3.25));
+    assert!(glances.glance(3.25, mb(501.0), 64, &s), "1 MB in a quarter second");
+    assert!(
+        (glances.until_next(3.25) - GLANCE_PERIOD_SECS).abs() < 1e-9,
+        "quick in a storm"
+    );
+    assert!(!glances.glance(3.5, mb(501.05), 64, &s), "0.05 MB: calm");
+    assert!(
+        (glances.until_next(3.5) - CALM_GLANCE_PERIOD_SECS).abs() < 1e-9,
+        "calm: once a second"
+    );
+    assert_eq!(glances.until_next(9.0), 0.0, "overdue is due now");
+    // The same pace is calm at 1 GB.
+    assert!(!glances.glance(4.5, mb(503.0), 1024, &s));
+
+    // Looks off, then on again: the first glance only takes a position,
+    // however much WAL came meanwhile.
+    glances.forget();
+    assert!(!glances.glance(20.0, mb(9000.0), 64, &s));
+    assert!(glances.glance(20.25, mb(9001.0), 64, &s));
+    // A watch made while looks were off has no position to judge from.
+    let mut off = Glances::starting(0.0, None);
+    assert!(!off.glance(0.25, mb(100.0), 64, &s));
+    // A position that went backwards (a new timeline's insert position is
+    // never behind, but a reading must not underflow) is no WAL.
+    assert!(!off.glance(0.5, mb(50.0), 64, &s));
+}
+
+#[test]
+fn an_early_decision_is_made_on_the_scaled_interval_and_says_what_was_seen() {
+    let s = settings(30.0);
+    let seen = Observation {
+        current_size_mb: 64,
+        forced_checkpoints: 6,
+        requested_checkpoints: 7,
+        wal_bytes: 120.0 * MB,
+        interval_secs: 3.0,
+        ..Observation::default()
+    };
+    let mut judged_by_strategy = None;
+    let (decision, judged) = decide(&seen, &s, |judged| {
+        judged_by_strategy = Some(judged.clone());
+        Decision {
+            action: crate::Action::Increase,
+            new_size_mb: 640,
+            computed_size_mb: Some(640),
+            ..Decision::keep(64, "grow", json!({}))
+        }
+    });
+    assert_eq!(
+        judged_by_strategy.as_ref(),
+        Some(&judged),
+        "the strategy judged the scaled interval"
+    );
+    assert_eq!((judged.forced_checkpoints, judged.requested_checkpoints), (60, 61));
+    assert_eq!(judged.interval_secs, 30.0);
+    assert_eq!(decision.new_size_mb, 640);
+    assert!(
+        decision
+            .reason
+            .ends_with("(early reaction: 6 forced checkpoints in the first 3 s of the interval, scaled to 30 s)"),
+        "{}",
+        decision.reason
+    );
+    assert_eq!(decision.metadata["early_reaction"]["observed_forced_checkpoints"], 6);
+}
