@@ -10,7 +10,7 @@ use walrus_strategies::early::{Glances, Looks, should_react};
 use walrus_strategies::{ChangeKind, RateVerdict, Urgency, rate_verdict};
 
 use crate::sizing::{self, Regime};
-use crate::{clock, guc, server, shmem, stats, txn};
+use crate::{apply, clock, guc, server, shmem, stats, txn};
 
 /// The glances and looks inside one interval.
 pub struct Watch {
@@ -76,7 +76,7 @@ impl Watch {
         // every glance for minutes.
         let room = server::max_wal_size_mb() < settings.ceiling_mb();
         let limits = guc::rate_limits();
-        let now_secs = clock::monotonic_ns() as f64 / 1e9;
+        let now_secs = apply::now_secs();
         let allowed = !matches!(
             rate_verdict(ChangeKind::Automatic, Urgency::Storm, || state
                 .recent_changes
