@@ -1,6 +1,9 @@
 """16 clients for 60 s calling the SQL API, some applying analyze(), while
 pgbench writes and the worker resizes: no unexpected error, a config file
-that parses, and a history that ends where max_wal_size is."""
+that parses, and a history that ends where max_wal_size is. The worker's
+clock is held and moved an interval on every CLOCK_STEP_SECS seconds, so its
+cycles (and their writes) race the clients' a dozen times and more, not the
+twice that 60 s of real 30 s intervals would give."""
 
 import subprocess
 import threading
@@ -8,9 +11,10 @@ import time
 
 import psycopg
 
-from conftest import cluster_with_extension, max_wal_size_mb, wait_for
+from conftest import ADVANCE_CLOCK, HELD_CLOCK, cluster_with_extension, max_wal_size_mb, wait_for
 
 SECONDS = 60
+CLOCK_STEP_SECS = 2
 MONITOR_CALLS = [
     "SELECT walrus.status()",
     "SELECT walrus.recommendation()",
@@ -35,9 +39,23 @@ def client(cluster, user, calls, stop, counts, errors):
                 errors.append(f"{call}: {error.sqlstate} {error}")
 
 
+def move_clock(cluster, stop, cycles, errors):
+    """Moves the worker's clock one interval on every CLOCK_STEP_SECS until
+    `stop`; each call returns once the worker has finished that cycle. No
+    wait for the checkpoint counts to settle: pgbench never lets them, and
+    this test asserts no count."""
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(ADVANCE_CLOCK)
+        while not stop.wait(CLOCK_STEP_SECS):
+            try:
+                cycles.append(conn.execute("SELECT public.walrus_test_advance_clock(30)").fetchone()[0]["cycles"])
+            except psycopg.Error as error:
+                errors.append(f"advance_clock: {error.sqlstate} {error}")
+
+
 def test_sixteen_clients_while_the_worker_resizes(make_cluster):
     cluster = cluster_with_extension(
-        make_cluster, **{"walrus.cooldown_sec": "0", "walrus.max_changes_per_hour": "1000"}
+        make_cluster, **{"walrus.cooldown_sec": "0", "walrus.max_changes_per_hour": "1000"}, **HELD_CLOCK
     )
     cluster.sql("CREATE ROLE monitor LOGIN")
     pgbench = str(cluster.bindir / "pgbench")
@@ -58,6 +76,8 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
         # Four superusers also apply; the rest watch as an unprivileged role.
         user, calls = ("postgres", MONITOR_CALLS + [APPLY_CALL]) if n < 4 else ("monitor", MONITOR_CALLS)
         threads.append(threading.Thread(target=client, args=(cluster, user, calls, stop, counts, errors)))
+    cycles = []
+    threads.append(threading.Thread(target=move_clock, args=(cluster, stop, cycles, errors)))
     began = time.monotonic()
     for t in threads:
         t.start()
@@ -69,7 +89,8 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
         time.sleep(1)
     stop.set()
     for t in threads:
-        t.join(30)
+        t.join(60)
+        assert not t.is_alive(), "a client or the clock hung"
     elapsed = time.monotonic() - began
     assert load.poll() is None, "pgbench wrote all along"
     load.terminate()
@@ -79,13 +100,17 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
     applies = sum(c.get(APPLY_CALL, 0) for c in all_counts)
     print(
         f"\n16 clients, {elapsed:.0f} s: {total} calls ({total / elapsed:.0f}/s), {applies} analyze(apply) calls, "
-        f"{len(errors)} errors"
+        f"{len(errors)} errors, {sum(cycles)} worker cycles"
     )
     for call in MONITOR_CALLS + [APPLY_CALL]:
         n = sum(c.get(call, 0) for c in all_counts)
         print(f"  {n / elapsed:8.1f}/s  {call}")
     assert errors == [], errors[:5]
     assert total > 1000
+    assert cycles and all(n == 1 for n in cycles), cycles
+    # More cycles than real intervals would have brought (two), however
+    # slowly a crowded machine runs them.
+    assert len(cycles) >= 5, cycles
 
     # The configuration file parses, and history ends where max_wal_size is.
     assert cluster.sql("SELECT sourcefile, error FROM pg_file_settings WHERE error IS NOT NULL") == []
@@ -98,8 +123,8 @@ def test_sixteen_clients_while_the_worker_resizes(make_cluster):
         assert last, "something was applied"
         return last[0][0]
 
-    # Asked again each time: with no cooldown the worker may apply once more
-    # while we wait.
+    # The clock no longer moves: the worker applies nothing more; the last
+    # applied size is in force once the server has reloaded.
     wait_for(lambda: max_wal_size_mb(cluster) == last_applied(), 30, "the last applied size to be in force")
     generations = [
         r[0]

@@ -10,7 +10,6 @@ from conftest import (
     RESIZED,
     advance_clock,
     cluster_with_extension,
-    hold_cycle,
     wait_for,
 )
 
@@ -18,14 +17,17 @@ HISTORY = "SELECT action, old_size_mb, new_size_mb, metadata FROM walrus.history
 
 
 def test_dry_run_records_and_writes_nothing(make_cluster):
-    cluster = cluster_with_extension(make_cluster, **{"walrus.dry_run": "on"})
+    cluster = cluster_with_extension(make_cluster, **{"walrus.dry_run": "on"}, **HELD_CLOCK)
     assert cluster.one("SELECT walrus.status()")["dry_run"] is True
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    dry = cluster.wait_for_log(
-        r"pg_walrus \[DRY-RUN\]: would change max_wal_size from 32 MB to (\d+) MB \(", 60, after=start
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    dry = re.search(
+        r"pg_walrus \[DRY-RUN\]: would change max_wal_size from 32 MB to (\d+) MB \(", cluster.log()[start:]
     )
-    rows = wait_for(lambda: cluster.sql(HISTORY), 10, "the dry_run row")
+    assert dry, cluster.log()[start:]
+    rows = cluster.sql(HISTORY)
+    assert len(rows) == 1, rows
     action, old, new, metadata = rows[0]
     assert (action, old, new) == ("dry_run", 32, int(dry.group(1)))
     assert metadata["dry_run"] is True and metadata["would_apply"] == "increase"
@@ -33,9 +35,8 @@ def test_dry_run_records_and_writes_nothing(make_cluster):
     assert cluster.setting("max_wal_size") == "32MB"
     assert not re.search(RESIZED, cluster.log()[start:])
 
-    # analyze(apply := true) honours dry run too. The worker's next cycle is
-    # held so that the burst is still analyze()'s evidence.
-    hold_cycle(cluster)
+    # analyze(apply := true) honours dry run too. The clock is held: the
+    # burst is still analyze()'s evidence.
     cluster.generate_wal(160)
     result = cluster.one("SELECT walrus.analyze(apply := true)")
     assert result["applied"] is False and "dry_run" in result["reason"]
@@ -107,18 +108,22 @@ def test_zero_changes_per_hour_blocks_every_automatic_change(make_cluster):
 
 
 def test_listen_client_receives_the_event(make_cluster):
-    cluster = cluster_with_extension(make_cluster)
+    cluster = cluster_with_extension(make_cluster, **HELD_CLOCK)
     listener = cluster.connect()
     listener.execute("LISTEN walrus_events")
     start = cluster.log_offset()
     cluster.generate_wal(160)
-    cluster.wait_for_log(RESIZED, 60, after=start)
+    assert advance_clock(cluster, 30)["cycles"] == 1
+    assert re.search(RESIZED, cluster.log()[start:]), cluster.log()[start:]
 
+    # The worker's transaction has committed: the notification is on its way.
     events = [json.loads(n.payload) for n in listener.notifies(timeout=10, stop_after=1)]
     listener.close()
     assert len(events) == 1, events
     event = events[0]
-    action, old, new, _ = wait_for(lambda: cluster.sql(HISTORY), 5, "the history row")[0]
+    rows = cluster.sql(HISTORY)
+    assert len(rows) == 1, rows
+    action, old, new, _ = rows[0]
     assert event["event"] == "adjustment"
     assert (event["action"], event["old_size_mb"], event["new_size_mb"]) == (action, old, new)
     assert event["strategy"] == "multiplicative" and event["dry_run"] is False
