@@ -14,6 +14,8 @@ when that filesystem fills. It needs root; `close()` unmounts it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import pwd
 import random
@@ -66,6 +68,47 @@ def _reserve(port: int) -> bool:
         return True
     except FileExistsError:
         return False
+
+
+# Every cluster that is not a standby starts as the same initdb'd data
+# directory: one is made per PostgreSQL build (keyed by its initdb binary)
+# and copied per cluster, which costs a third of an initdb's time (0.7 s
+# against 1.9 s here). The copies share a system identifier, which nothing
+# here compares: a standby is a base backup of its own primary.
+INITDB_TEMPLATES = Path(tempfile.gettempdir()) / "walrus-initdb-templates"
+INITDB_ARGS = ["-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]
+
+
+def initdb_template(bindir: Path) -> Path:
+    """The template data directory for `bindir`'s initdb, made on first use
+    (under a lock, so that parallel test workers make it once) and renamed
+    into place only when complete."""
+    initdb = bindir / "initdb"
+    stat = initdb.stat()
+    key = hashlib.sha256(f"{initdb.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{INITDB_ARGS}".encode()).hexdigest()
+    template = INITDB_TEMPLATES / key[:16]
+    if (template / "data" / "PG_VERSION").exists():
+        return template / "data"
+    INITDB_TEMPLATES.mkdir(mode=0o755, exist_ok=True)
+    with open(INITDB_TEMPLATES / f"{key[:16]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not template.exists():
+            building = Path(tempfile.mkdtemp(prefix=f"{key[:16]}.building-", dir=INITDB_TEMPLATES))
+            try:
+                if os.geteuid() == 0:
+                    pw = pwd.getpwnam(PG_USER)
+                    os.chown(building, pw.pw_uid, pw.pw_gid)
+                subprocess.run(
+                    _as_pg_user([str(initdb), "-D", str(building / "data"), *INITDB_ARGS]),
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                building.chmod(0o755)
+                building.rename(template)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+    return template / "data"
 
 
 def free_port() -> int:
@@ -207,22 +250,16 @@ class Cluster:
             if wal_fs_mb is not None:
                 self._mount_wal_fs(wal_fs_mb)
                 waldir = ["--waldir", str(self.wal_mount / "pg_wal")]
-            if standby_of is None:
-                self._run(
-                    [
-                        str(self.bindir / "initdb"),
-                        "-D",
-                        str(self.datadir),
-                        "-U",
-                        "postgres",
-                        "--auth=trust",
-                        "--no-sync",
-                        "-E",
-                        "UTF8",
-                        "--locale=C",
-                        *waldir,
-                    ]
+            if standby_of is None and not waldir:
+                # cp -a keeps the owner (PG_USER) and the data directory's 0700.
+                subprocess.run(
+                    ["cp", "-a", str(initdb_template(self.bindir)), str(self.datadir)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 )
+            elif standby_of is None:
+                self._run([str(self.bindir / "initdb"), "-D", str(self.datadir), *INITDB_ARGS, *waldir])
             else:
                 # A streaming standby: a base backup of the running primary with
                 # standby.signal, primary_conninfo and primary_slot_name written
