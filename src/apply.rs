@@ -71,7 +71,7 @@ pub fn apply(
 ) -> Outcome {
     let decision = &change.decision;
     if change.kind.warns_when_capped() && decision.action == Action::Capped {
-        // Stamped by walrus_strategies::limits::annotate_ceiling.
+        // Stamped by walrus_strategies::sizing::limits::annotate_ceiling.
         let ceiling = match decision.metadata.get("limited_by").and_then(Value::as_str) {
             Some("disk") => "the WAL disk ceiling",
             _ => "walrus.max",

@@ -35,21 +35,21 @@ with_every_variant! {
     #[enum_dispatch(SizingStrategy)]
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Strategy {
-        Multiplicative(crate::multiplicative::Multiplicative),
+        Multiplicative(crate::sizing::multiplicative::Multiplicative),
         #[cfg(feature = "additive")]
-        Additive(crate::additive::Additive),
+        Additive(crate::sizing::additive::Additive),
         #[cfg(feature = "adaptive")]
-        Adaptive(crate::adaptive::Adaptive),
+        Adaptive(crate::sizing::adaptive::Adaptive),
         #[cfg(feature = "percentile")]
-        Percentile(crate::percentile::Percentile),
+        Percentile(crate::sizing::percentile::Percentile),
         #[cfg(feature = "example-strategy")]
-        Doubling(crate::example::Doubling),
+        Doubling(crate::sizing::example::Doubling),
     }
 }
 
 impl Strategy {
     /// This strategy's decision with what set its ceiling said
-    /// ([`annotate_ceiling`](crate::limits::annotate_ceiling)) and the WAL
+    /// ([`annotate_ceiling`](crate::sizing::limits::annotate_ceiling)) and the WAL
     /// estimate behind it ([`Observation::steady_wal`]):
     /// what the worker, the SQL functions and the simulator ask for.
     pub fn decide_bounded(&self, observation: &Observation, settings: &Settings, state: &StrategyState) -> Decision {
@@ -59,7 +59,7 @@ impl Strategy {
             observation,
             settings,
         );
-        crate::limits::annotate_ceiling(&mut decision, settings);
+        crate::sizing::limits::annotate_ceiling(&mut decision, settings);
         // What the WAL-based strategies sized from, when forced checkpoints
         // inflated the measured WAL: history shows both.
         if let (Some(steady), serde_json::Value::Object(metadata)) =

@@ -16,20 +16,16 @@ pub mod disk;
 pub mod early;
 pub mod evidence;
 pub mod full_pages;
-mod limits;
 pub mod mirror;
-mod multiplicative;
 mod observation;
 pub mod patroni;
 pub mod profiles;
 mod rate_limit;
 mod route;
-mod shrink;
 pub mod simulator;
+pub mod sizing;
 pub mod state;
 mod strategy;
-#[cfg(any(feature = "adaptive", feature = "percentile"))]
-mod target;
 mod units;
 
 // After `strategy`, on purpose: enum_dispatch writes the trait's impl for
@@ -37,25 +33,16 @@ mod units;
 // which can name both, and `strategy` never has to name the enum.
 mod compiled;
 
-#[cfg(feature = "adaptive")]
-pub mod adaptive;
-#[cfg(feature = "additive")]
-mod additive;
-#[cfg(feature = "example-strategy")]
-mod example;
-#[cfg(feature = "percentile")]
-mod percentile;
-
 pub use compiled::{Strategy, observe_all};
 pub use confidence::{Evidence, seed_confidence};
 pub use decision::{Action, Decision};
 pub use evidence::RawInterval;
 pub use full_pages::{FullPageEvidence, SteadyWal};
-pub use limits::{GrowOutcome, bounded_grow, saturating_size_mb};
-pub use multiplicative::Multiplicative;
 pub use observation::{Observation, Settings, count_quiet};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
 pub use route::{ApplyVia, ChangeKind, RateVerdict, Route, Urgency, Withheld, rate_verdict, route};
-pub use shrink::{recent_wal_need_mb, shrink};
+pub use sizing::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
+pub use sizing::multiplicative::Multiplicative;
+pub use sizing::shrink::{recent_wal_need_mb, shrink};
 pub use state::{IntervalSample, StrategyState};
 pub use strategy::SizingStrategy;

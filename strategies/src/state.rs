@@ -108,7 +108,7 @@ impl WalRing {
     }
 }
 
-/// adaptive's moving average (`crate::adaptive`).
+/// adaptive's moving average (`crate::sizing::adaptive`).
 #[cfg(feature = "adaptive")]
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AdaptiveState {

@@ -101,7 +101,7 @@ fn limits_hold_on_every_trace() {
 #[test]
 fn adaptive_meets_the_targets() {
     for trace in standard_traces() {
-        let s = run(Some(Strategy::Adaptive(crate::adaptive::Adaptive)), &trace);
+        let s = run(Some(Strategy::Adaptive(crate::sizing::adaptive::Adaptive)), &trace);
         assert!(
             s.max_loud_intervals_per_change <= 1,
             "{}: {} loud intervals after a change",
@@ -133,7 +133,7 @@ fn continuous_loads_force_no_checkpoint_with_adaptive() {
         .filter(|t| t.name == "diurnal" || t.name == "slow_ramp")
     {
         assert_eq!(
-            run(Some(Strategy::Adaptive(crate::adaptive::Adaptive)), &trace).forced_total,
+            run(Some(Strategy::Adaptive(crate::sizing::adaptive::Adaptive)), &trace).forced_total,
             0,
             "{}",
             trace.name
@@ -253,8 +253,8 @@ fn a_decision_the_disk_caps_names_it_with_its_numbers() {
 fn a_storm_is_sized_for_its_load_not_for_its_page_images() {
     let trace = pgbench_storm(12);
     for strategy in [
-        Strategy::Adaptive(crate::adaptive::Adaptive),
-        Strategy::Percentile(crate::percentile::Percentile),
+        Strategy::Adaptive(crate::sizing::adaptive::Adaptive),
+        Strategy::Percentile(crate::sizing::percentile::Percentile),
     ] {
         for evidence in [true, false] {
             let scenario = Scenario {

@@ -23,8 +23,8 @@ use serde_json::json;
 
 use crate::confidence::Evidence;
 use crate::evidence::{BYTES_PER_MB, evidence_metadata, size_for_wal_mb, wal_per_timeout};
+use crate::sizing::target::steer;
 use crate::state::{IntervalSample, StrategyState};
-use crate::target::steer;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -183,7 +183,7 @@ mod tests {
         assert_eq!(down.action, Action::Decrease, "{}", down.reason);
         let alpha_left = 0.8f64.powi(5) * 900.0 + 100.0; // the average five quiet intervals later
         let expected =
-            (f64::from(size_for_wal_mb(alpha_left * BYTES_PER_MB, &s)) * crate::target::HEADROOM).ceil() as i32;
+            (f64::from(size_for_wal_mb(alpha_left * BYTES_PER_MB, &s)) * crate::sizing::target::HEADROOM).ceil() as i32;
         assert_eq!(down.new_size_mb, expected.max(s.shrink_floor_mb()));
     }
 

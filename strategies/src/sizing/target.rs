@@ -21,7 +21,7 @@
 
 use serde_json::{Value, json};
 
-use crate::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
+use crate::sizing::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 use crate::{Action, Decision, Observation, Settings};
 
 /// Room kept above a need, as a factor.

@@ -15,7 +15,7 @@
 use serde_json::{Value, json};
 
 use crate::evidence::{size_for_wal_mb, wal_per_timeout};
-use crate::limits::saturating_size_mb;
+use crate::sizing::limits::saturating_size_mb;
 use crate::state::StrategyState;
 use crate::{Action, Decision, Observation, Settings};
 

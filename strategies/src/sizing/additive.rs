@@ -6,8 +6,8 @@
 //! big step in load from a small size.
 
 use crate::confidence::{Evidence, seed_confidence};
-use crate::limits::saturating_size_mb;
-use crate::multiplicative::grow_or_shrink;
+use crate::sizing::limits::saturating_size_mb;
+use crate::sizing::multiplicative::grow_or_shrink;
 use crate::state::StrategyState;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::confidence::Evidence;
 use crate::evidence::{BYTES_PER_MB, evidence_metadata, size_for_wal_mb, wal_per_timeout};
+use crate::sizing::target::steer;
 use crate::state::StrategyState;
-use crate::target::steer;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

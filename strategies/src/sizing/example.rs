@@ -4,8 +4,8 @@
 //! feature; not offered to users by default.
 
 use crate::confidence::{Evidence, seed_confidence};
-use crate::limits::saturating_size_mb;
-use crate::multiplicative::grow_or_shrink;
+use crate::sizing::limits::saturating_size_mb;
+use crate::sizing::multiplicative::grow_or_shrink;
 use crate::state::StrategyState;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
