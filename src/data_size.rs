@@ -1,5 +1,5 @@
 //! The pages of every database: the most pages a load can change, for the
-//! full-page-image estimate (`walrus_strategies::full_pages`). An upper
+//! full-page-image estimate (`walrus_strategies::evidence::full_pages`). An upper
 //! bound is the safe side there (the estimate then takes less out), so the
 //! whole size of every database will do, indexes, free space and all.
 //!

@@ -6,8 +6,8 @@
 use enum_dispatch::enum_dispatch;
 
 // The trait methods' argument types: enum_dispatch's generated impl names them.
-use crate::confidence::Evidence;
-use crate::state::{IntervalSample, StrategyState};
+use crate::evidence::confidence::Evidence;
+use crate::evidence::state::{IntervalSample, StrategyState};
 use crate::strategy::SizingStrategy;
 use crate::{Decision, Observation, Settings};
 

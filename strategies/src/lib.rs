@@ -10,21 +10,17 @@
 //! client (Patroni's REST API, std sockets with deadlines). Everything here is
 //! plain Rust, tested with `cargo test` in seconds.
 
-mod confidence;
 mod decision;
 pub mod disk;
 pub mod early;
 pub mod evidence;
-pub mod full_pages;
 pub mod mirror;
-mod observation;
 pub mod patroni;
 pub mod profiles;
 mod rate_limit;
 mod route;
 pub mod simulator;
 pub mod sizing;
-pub mod state;
 mod strategy;
 mod units;
 
@@ -34,15 +30,15 @@ mod units;
 mod compiled;
 
 pub use compiled::{Strategy, observe_all};
-pub use confidence::{Evidence, seed_confidence};
 pub use decision::{Action, Decision};
 pub use evidence::RawInterval;
-pub use full_pages::{FullPageEvidence, SteadyWal};
-pub use observation::{Observation, Settings, count_quiet};
+pub use evidence::confidence::{Evidence, seed_confidence};
+pub use evidence::full_pages::{FullPageEvidence, SteadyWal};
+pub use evidence::observation::{Observation, Settings, count_quiet};
+pub use evidence::state::{IntervalSample, StrategyState};
 pub use rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
 pub use route::{ApplyVia, ChangeKind, RateVerdict, Route, Urgency, Withheld, rate_verdict, route};
 pub use sizing::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use sizing::multiplicative::Multiplicative;
 pub use sizing::shrink::{recent_wal_need_mb, shrink};
-pub use state::{IntervalSample, StrategyState};
 pub use strategy::SizingStrategy;

@@ -5,8 +5,8 @@
 
 use enum_dispatch::enum_dispatch;
 
-use crate::confidence::Evidence;
-use crate::state::{IntervalSample, StrategyState};
+use crate::evidence::confidence::Evidence;
+use crate::evidence::state::{IntervalSample, StrategyState};
 use crate::{Decision, Observation, Settings};
 
 /// A sizing strategy. Strategies are stateless values; what they remember

@@ -3,8 +3,8 @@
 //! interval with forced checkpoints, or WAL at a pace that can force one,
 //! does grow them.
 
+use crate::evidence::state::IntervalSample;
 use crate::evidence::{BYTES_PER_MB, growth_pace_bytes};
-use crate::state::IntervalSample;
 use crate::{Action, Observation, Settings, SizingStrategy, Strategy, StrategyState, observe_all};
 
 fn settings() -> Settings {

@@ -25,8 +25,8 @@ pub use pages::{BLOCK_BYTES, PageModel};
 pub use traces::{Trace, TraceInterval, pgbench_storm, standard_traces};
 
 use crate::compiled::observe_all;
+use crate::evidence::state::{IntervalSample, StrategyState};
 use crate::evidence::{BYTES_PER_MB, RawInterval, observe, size_for_wal_mb, trigger_distance_bytes};
-use crate::state::{IntervalSample, StrategyState};
 use crate::{
     ChangeKind, FullPageEvidence, RateLimits, RateVerdict, RecentChanges, Settings, SizingStrategy, Strategy, Urgency,
     rate_verdict,

@@ -5,10 +5,10 @@
 //! jump to 192 GB for two forced checkpoints) but slower to catch up with a
 //! big step in load from a small size.
 
-use crate::confidence::{Evidence, seed_confidence};
+use crate::evidence::confidence::{Evidence, seed_confidence};
+use crate::evidence::state::StrategyState;
 use crate::sizing::limits::saturating_size_mb;
 use crate::sizing::multiplicative::grow_or_shrink;
-use crate::state::StrategyState;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -3,10 +3,10 @@
 //! rule. Compiled and tested behind the non-default `example-strategy`
 //! feature; not offered to users by default.
 
-use crate::confidence::{Evidence, seed_confidence};
+use crate::evidence::confidence::{Evidence, seed_confidence};
+use crate::evidence::state::StrategyState;
 use crate::sizing::limits::saturating_size_mb;
 use crate::sizing::multiplicative::grow_or_shrink;
-use crate::state::StrategyState;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

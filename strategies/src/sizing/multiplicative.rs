@@ -6,11 +6,11 @@
 
 use serde_json::json;
 
-use crate::confidence::{Evidence, seed_confidence};
+use crate::evidence::confidence::{Evidence, seed_confidence};
 use crate::evidence::evidence_metadata;
+use crate::evidence::state::StrategyState;
 use crate::sizing::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 use crate::sizing::shrink::{recent_wal_need_mb, shrink};
-use crate::state::StrategyState;
 use crate::{Action, Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

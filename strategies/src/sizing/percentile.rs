@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use crate::confidence::Evidence;
+use crate::evidence::confidence::Evidence;
+use crate::evidence::state::StrategyState;
 use crate::evidence::{BYTES_PER_MB, evidence_metadata, size_for_wal_mb, wal_per_timeout};
 use crate::sizing::target::steer;
-use crate::state::StrategyState;
 use crate::{Decision, Observation, Settings, SizingStrategy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

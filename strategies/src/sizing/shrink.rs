@@ -14,9 +14,9 @@
 
 use serde_json::{Value, json};
 
+use crate::evidence::state::StrategyState;
 use crate::evidence::{size_for_wal_mb, wal_per_timeout};
 use crate::sizing::limits::saturating_size_mb;
-use crate::state::StrategyState;
 use crate::{Action, Decision, Observation, Settings};
 
 /// What the busiest of the last `walrus.shrink_intervals` intervals (this one
@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn the_wal_need_comes_from_the_busiest_recent_interval() {
         use crate::evidence::BYTES_PER_MB;
-        use crate::state::IntervalSample;
+        use crate::evidence::state::IntervalSample;
         let s = Settings {
             shrink_intervals: 3,
             ..Settings::default()

@@ -13,6 +13,17 @@
 //! `floor((carried + interval WAL) / trigger distance)` of them can be WAL
 //! pressure, where `carried` is the WAL already written since the redo point
 //! when the interval began. The rest must not grow the size.
+//!
+//! The folder holds everything an interval is judged from: the
+//! [`observation`] and the settings it is judged with, this evidence rule,
+//! the full-page-image estimate ([`full_pages`]), the confidence a
+//! strategy's evidence earns ([`confidence`]), and what every strategy
+//! remembers between intervals ([`state`]).
+
+pub mod confidence;
+pub mod full_pages;
+pub mod observation;
+pub mod state;
 
 use serde_json::{Value, json};
 

@@ -1,7 +1,7 @@
 //! What a strategy sees: one interval's evidence and the settings in force.
 
 use crate::disk::DiskLimit;
-use crate::full_pages::{FullPageEvidence, SteadyWal, steady_wal};
+use crate::evidence::full_pages::{FullPageEvidence, SteadyWal, steady_wal};
 
 /// What the worker measured over one interval (see `evidence::observe`).
 #[derive(Debug, Clone, PartialEq, Default)]
