@@ -12,7 +12,7 @@ use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{ApplyVia, ChangeKind, Urgency, mirror};
+use walrus_strategies::{ApplyVia, ChangeKind, Urgency, standby as rule};
 
 use super::{Worker, reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
@@ -138,7 +138,7 @@ impl Worker {
         shmem::update(|state| state.primary_size_mb = primary_mb);
         let settings = Regime::now().settings;
         let current = server::max_wal_size_mb();
-        let target = mirror::target(primary_mb, current, &settings.disk, settings.absolute_floor_mb());
+        let target = rule::target(primary_mb, current, &settings.disk, settings.absolute_floor_mb());
         if std::mem::replace(&mut self.mirror_capped, target.capped_by_disk) != target.capped_by_disk
             && target.capped_by_disk
         {
@@ -154,7 +154,7 @@ impl Worker {
             .set_hint(STANDBY_RETENTION_HINT)
             .report(PgLogLevel::WARNING);
         }
-        let Some(decision) = mirror::decision(target, primary_mb, current, why) else {
+        let Some(decision) = rule::decision(target, primary_mb, current, why) else {
             return;
         };
         let change = apply::Change {
