@@ -3,6 +3,8 @@
 //! (src/apply.rs) follows the [`Route`] this returns; the order of the checks
 //! and who skips which live here, as plain logic with table-driven tests.
 
+pub mod rate_limit;
+
 use crate::{Action, Blocked, Settings};
 
 /// Who asks for a change.
