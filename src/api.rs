@@ -298,7 +298,8 @@ fn reset() -> bool {
     history_ok
 }
 
-/// The raw shared-memory counters (seed 004 §4.4).
+/// The raw shared-memory counters: the worker's state and totals as it keeps
+/// them, for debugging (`walrus.status()` is the stable view).
 #[pg_extern]
 #[search_path(pg_catalog, pg_temp)]
 fn shmem_status() -> JsonB {

@@ -111,7 +111,7 @@ mod tests {
     }
 
     #[test]
-    fn payload_is_compact_json_with_the_seed_keys() {
+    fn payload_is_compact_json_with_the_original_keys() {
         let text = payload(&entry("2 forced checkpoints"), "2026-01-01T00:00:00.000000+00:00");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["event"], "adjustment");

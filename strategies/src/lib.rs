@@ -31,7 +31,7 @@ mod compiled;
 pub use compiled::{Strategy, observe_all};
 pub use decision::{Action, Decision};
 pub use evidence::RawInterval;
-pub use evidence::confidence::{Evidence, seed_confidence};
+pub use evidence::confidence::{Evidence, counter_confidence};
 pub use evidence::full_pages::{FullPageEvidence, SteadyWal};
 pub use evidence::observation::{Observation, Settings, count_quiet};
 pub use evidence::state::{IntervalSample, StrategyState};

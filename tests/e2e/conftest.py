@@ -19,7 +19,7 @@ VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 # 32 MB of shared_buffers: the suite starts one cluster per test, all at
 # once; forced checkpoints follow WAL volume, not buffer size.
 # Early reaction off: most tests script one burst of WAL and then assert what
-# the cycle at the end of the interval does (the seeds' formula on a full
+# the cycle at the end of the interval does (the multiplicative formula on a full
 # interval's count, a reset or an analyze() between burst and cycle). With it
 # on, the worker may decide mid-burst, at a moment that depends on how fast
 # this machine writes. test_early_reaction.py turns it on and covers it.

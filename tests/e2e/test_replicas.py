@@ -134,7 +134,7 @@ def test_a_standby_follows_the_size_the_primary_publishes(make_cluster, pg_versi
         assert status["worker_running"] is True and standby.worker_pid(), "the worker runs on the standby"
         primary_start, standby_start = primary.log_offset(), standby.log_offset()
 
-        # The seeds' burst (test_worker_grows.py): forced checkpoints on the
+        # The standard burst (test_worker_grows.py): forced checkpoints on the
         # primary, one growth (the 300 s cooldown holds any second one).
         primary.generate_wal(160)
         resized = primary.wait_for_log(RESIZED, 90, after=primary_start)

@@ -11,9 +11,10 @@ pub struct Evidence {
     pub quiet_intervals: u32,
 }
 
-/// The seeds' rule: 50, +20 with more than 10 requested checkpoints since the
+/// The confidence of a strategy that judges from the checkpoint counters
+/// alone (multiplicative, additive): 50, +20 with more than 10 requested checkpoints since the
 /// baseline, +15 after at least one quiet interval, +15 with a baseline.
-pub fn seed_confidence(evidence: &Evidence) -> u8 {
+pub fn counter_confidence(evidence: &Evidence) -> u8 {
     let mut confidence = 50;
     if evidence.requested_since_baseline > 10 {
         confidence += 20;
@@ -32,20 +33,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_rule() {
+    fn counter_rule() {
         let none = Evidence::default();
-        assert_eq!(seed_confidence(&none), 50);
+        assert_eq!(counter_confidence(&none), 50);
         let all = Evidence {
             has_baseline: true,
             requested_since_baseline: 11,
             quiet_intervals: 1,
         };
-        assert_eq!(seed_confidence(&all), 100);
+        assert_eq!(counter_confidence(&all), 100);
         let ten = Evidence {
             has_baseline: true,
             requested_since_baseline: 10,
             quiet_intervals: 0,
         };
-        assert_eq!(seed_confidence(&ten), 65, "more than 10, not 10");
+        assert_eq!(counter_confidence(&ten), 65, "more than 10, not 10");
     }
 }

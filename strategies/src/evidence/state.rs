@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn state_is_small() {
-        // The seeds' budget is 1 MB of shared memory; this stays a few KiB.
+        // The budget for walrus's shared memory is 1 MB; this stays a few KiB.
         assert!(
             std::mem::size_of::<StrategyState>() < 8 * 1024,
             "{}",

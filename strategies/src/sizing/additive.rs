@@ -5,7 +5,7 @@
 //! jump to 192 GB for two forced checkpoints) but slower to catch up with a
 //! big step in load from a small size.
 
-use crate::evidence::confidence::{Evidence, seed_confidence};
+use crate::evidence::confidence::{Evidence, counter_confidence};
 use crate::evidence::state::StrategyState;
 use crate::sizing::limits::saturating_size_mb;
 use crate::sizing::multiplicative::grow_or_shrink;
@@ -35,9 +35,9 @@ impl SizingStrategy for Additive {
         grow_or_shrink(obs, settings, wanted, state)
     }
 
-    /// The seeds' rule, as for multiplicative: the evidence is the same count.
+    /// As for multiplicative: the evidence is the same count.
     fn confidence(&self, evidence: &Evidence, _state: &StrategyState) -> u8 {
-        seed_confidence(evidence)
+        counter_confidence(evidence)
     }
 }
 

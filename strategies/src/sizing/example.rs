@@ -3,7 +3,7 @@
 //! rule. Compiled and tested behind the non-default `example-strategy`
 //! feature; not offered to users by default.
 
-use crate::evidence::confidence::{Evidence, seed_confidence};
+use crate::evidence::confidence::{Evidence, counter_confidence};
 use crate::evidence::state::StrategyState;
 use crate::sizing::limits::saturating_size_mb;
 use crate::sizing::multiplicative::grow_or_shrink;
@@ -23,7 +23,7 @@ impl SizingStrategy for Doubling {
     }
 
     fn confidence(&self, evidence: &Evidence, _state: &StrategyState) -> u8 {
-        seed_confidence(evidence)
+        counter_confidence(evidence)
     }
 }
 

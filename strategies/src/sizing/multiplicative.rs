@@ -1,4 +1,4 @@
-//! The seeds' default strategy: multiply the size by (forced checkpoints + 1).
+//! The default strategy: multiply the size by (forced checkpoints + 1).
 //!
 //! Crude but fast to react: one interval with N forced checkpoints means the
 //! WAL of that interval filled the trigger distance N times, so N + 1 times the
@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::evidence::confidence::{Evidence, seed_confidence};
+use crate::evidence::confidence::{Evidence, counter_confidence};
 use crate::evidence::evidence_metadata;
 use crate::evidence::state::StrategyState;
 use crate::sizing::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
@@ -38,13 +38,13 @@ impl SizingStrategy for Multiplicative {
         )
     }
 
-    /// The seeds' rule (see [`seed_confidence`]).
+    /// From the checkpoint counters alone (see [`counter_confidence`]).
     fn confidence(&self, evidence: &Evidence, _state: &StrategyState) -> u8 {
-        seed_confidence(evidence)
+        counter_confidence(evidence)
     }
 }
 
-/// The seeds' decision shape, shared by the strategies that grow by a rule of
+/// The multiplicative decision's shape, shared by the strategies that grow by a rule of
 /// the forced-checkpoint count: at or above the threshold, grow to `wanted`
 /// (within the limits); below it, the shared shrink rule.
 pub fn grow_or_shrink(obs: &Observation, settings: &Settings, wanted: i32, state: &StrategyState) -> Decision {

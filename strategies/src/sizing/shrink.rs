@@ -5,7 +5,7 @@
 //! only when smaller than the current size, where `wal_need` is what the
 //! busiest of those intervals' WAL needs (`evidence::size_for_wal_mb`).
 //!
-//! The WAL guard is pg_walrus's addition to the seeds' rule. "Quiet" means
+//! The WAL guard is pg_walrus's addition to the plain shrink-when-quiet rule. "Quiet" means
 //! fewer than `walrus.threshold` forced checkpoints, so without it a steady
 //! load that needs 3.5 GB shrinks from 4 GB to 3 GB, forces one checkpoint
 //! per interval there (still "quiet" at the default threshold of 2), shrinks

@@ -1,4 +1,4 @@
--- walrus.status(): the seed 002 keys and their JSON types.
+-- walrus.status(): the original keys and their JSON types.
 SELECT key,
        CASE WHEN key IN ('last_check_time', 'last_adjustment_time', 'disk_last_check_time', 'mirrored_at', 'promoted_at')
             THEN jsonb_typeof(value) IN ('string', 'null')
@@ -42,7 +42,7 @@ ROLLBACK;
 SELECT * FROM walrus.history();
 SELECT count(*) AS rows_before_any_decision FROM walrus.history;
 
--- walrus.shmem_status() (seed 004 section 4.4).
+-- walrus.shmem_status(): the raw shared-memory counters.
 SELECT key FROM jsonb_each(walrus.shmem_status()) ORDER BY key;
 SELECT (walrus.shmem_status()->>'worker_pid')::int = pid AS worker_pid_matches
 FROM pg_stat_activity WHERE backend_type = 'pg_walrus';
