@@ -13,7 +13,8 @@ use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy, 
 use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
 use crate::{
-    alter_system, apply, apply_via, clock, guc, history, metrics, patroni, patroni_state, server, shmem, stats,
+    apply, apply_via, guc, history, metrics, patroni, patroni_state, pg::alter_system, pg::clock, pg::server,
+    pg::stats, shmem,
 };
 
 /// The extension's state and settings, for anyone.

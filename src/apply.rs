@@ -11,10 +11,10 @@ use walrus_strategies::{
 };
 
 use crate::entry::Entry;
+use crate::pg::stats::Reading;
+use crate::pg::txn::CaughtPgError;
 use crate::shmem::WalrusState;
-use crate::stats::Reading;
-use crate::txn::CaughtPgError;
-use crate::{apply_via, clock, guc, patroni, server, shmem};
+use crate::{apply_via, guc, patroni, pg::clock, pg::server, shmem};
 
 /// A decision that changes the size, and who asks for it.
 #[derive(Clone)]

@@ -10,7 +10,7 @@ use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
 use walrus_strategies::ApplyVia;
 use walrus_strategies::patroni::Endpoint;
 
-use crate::guc_check::check_text;
+use crate::pg::guc_check::check_text;
 
 static APPLY_VIA: GucSetting<ApplyViaSetting> = GucSetting::<ApplyViaSetting>::new(ApplyViaSetting::AlterSystem);
 static PATRONI_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"http://127.0.0.1:8008"));

@@ -11,9 +11,9 @@
 
 use pgrx::prelude::*;
 
+use crate::pg::stats::Reading;
+use crate::pg::txn;
 use crate::shmem::{self, WalrusState};
-use crate::stats::Reading;
-use crate::txn;
 
 /// Whether the interval from `state`'s baseline to `reading` started enough
 /// checkpoints for the estimate to apply (one is what time-triggered

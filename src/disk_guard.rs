@@ -12,9 +12,9 @@ use pgrx::{PgLogLevel, PgSqlErrorCode, pg_sys};
 use walrus_strategies::disk::{CHECK_SECS, Clamp, DiskLimit, DiskReading};
 use walrus_strategies::evidence::BYTES_PER_MB;
 
+use crate::pg::txn::CaughtPgError;
 use crate::shmem::{DiskState, WalrusState};
-use crate::txn::CaughtPgError;
-use crate::{clock, guc, server, shmem, txn};
+use crate::{guc, pg::clock, pg::server, pg::txn, shmem};
 
 /// pg_wal, relative to the data directory: every PostgreSQL process runs
 /// with the data directory as its working directory, and a `--waldir`

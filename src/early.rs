@@ -10,7 +10,7 @@ use walrus_strategies::early::{Glances, Looks, should_react};
 use walrus_strategies::{ChangeKind, RateVerdict, Urgency, rate_verdict};
 
 use crate::sizing::{self, Regime};
-use crate::{apply, clock, guc, server, shmem, stats, txn};
+use crate::{apply, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem};
 
 /// The glances and looks inside one interval.
 pub struct Watch {

@@ -11,7 +11,7 @@ use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
 use walrus_strategies::profiles::{self, Profile};
 use walrus_strategies::{RateLimits, Strategy};
 
-use crate::{guc_check, notify};
+use crate::{notify, pg::guc_check};
 
 /// PostgreSQL's own upper bound for `max_wal_size` (MAX_KILOBYTES on 64-bit
 /// platforms); `walrus.max` accepts exactly the same range.
@@ -304,7 +304,7 @@ pub fn init(preloading: bool) {
     // The test build's clock setting (src/test_clock.rs) must be defined
     // before the prefix is reserved, or its line would be dropped as unknown.
     #[cfg(feature = "test-clock")]
-    crate::test_clock::define_setting(preloading);
+    crate::pg::test_clock::define_setting(preloading);
     // SAFETY: in _PG_init, after every walrus.* this process defines; the prefix
     // is a static C string that PostgreSQL copies into TopMemoryContext, and the
     // call only removes leftover walrus.* placeholders with a WARNING.

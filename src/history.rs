@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 
 use crate::entry::Entry;
-use crate::{clock, guc, notify};
+use crate::{guc, notify, pg::clock};
 
 #[derive(Debug)]
 pub enum HistoryError {

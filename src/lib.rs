@@ -4,36 +4,28 @@
 
 use pgrx::prelude::*;
 
-mod alter_system;
 mod api;
 mod apply;
 mod apply_via;
-mod clock;
-mod compat;
 mod data_size;
 mod disk_guard;
 mod early;
 mod entry;
 mod file_settings;
 mod guc;
-mod guc_check;
 mod history;
 mod metrics;
 mod notify;
 mod patroni;
 mod patroni_state;
+mod pg;
 mod queries;
 mod replica;
-mod server;
 mod shmem;
 mod sizing;
 mod sql_objects;
-mod stats;
-#[cfg(feature = "test-clock")]
-mod test_clock;
 #[cfg(feature = "test-clock")]
 mod test_clock_sql;
-mod txn;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -59,7 +51,7 @@ pub extern "C-unwind" fn _PG_init() {
     let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     guc::init(preloading);
     #[cfg(feature = "test-clock")]
-    test_clock::init(preloading);
+    pg::test_clock::init(preloading);
     if preloading {
         shmem::init();
         worker::register();

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::apply::RateLimitStatus;
 use crate::sizing::Regime;
-use crate::{guc, server, shmem};
+use crate::{guc, pg::server, shmem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use walrus_strategies::patroni::{self, Credentials, Endpoint};
 
 use crate::patroni_state::{LastPatch, PatroniState, ShortText};
-use crate::{apply_via, clock, shmem};
+use crate::{apply_via, pg::clock, shmem};
 
 /// The most of the credentials file that is read.
 const MAX_AUTH_FILE_BYTES: u64 = 4096;

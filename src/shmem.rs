@@ -14,7 +14,7 @@ use pgrx::shmem::PGRXSharedMemory;
 use walrus_strategies::disk::{DiskGuard, DiskReading};
 use walrus_strategies::{RecentChanges, StrategyState};
 
-use crate::stats::Reading;
+use crate::pg::stats::Reading;
 
 /// Plain data, no pointers: it lives in shared memory.
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,7 +33,7 @@ pub struct WalrusState {
     pub baseline_insert_lsn: u64,
     pub baseline_redo_lsn: u64,
     /// pg_stat_wal's counters then (records, full-page images).
-    pub baseline_wal: Option<crate::compat::WalCounts>,
+    pub baseline_wal: Option<crate::pg::compat::WalCounts>,
     /// Pages of every database, measured for the interval being closed
     /// (`data_size::refresh_for`); 0 = not measured.
     pub data_pages: f64,

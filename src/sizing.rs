@@ -8,9 +8,9 @@ use walrus_strategies::{
     Decision, Evidence, FullPageEvidence, Observation, Settings, SizingStrategy, Strategy, StrategyState,
 };
 
+use crate::pg::stats::Reading;
 use crate::shmem::WalrusState;
-use crate::stats::Reading;
-use crate::{clock, data_size, disk_guard, guc, server, shmem};
+use crate::{data_size, disk_guard, guc, pg::clock, pg::server, shmem};
 
 /// What is in force at one moment: the time-of-day profile (first match
 /// wins), the settings with its overrides, and the algorithm. Taken once per

@@ -10,7 +10,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 use pgrx::{PgLogLevel, PgSqlErrorCode, pg_sys::panic::ErrorReport};
 
-use crate::{guc, txn};
+use crate::{guc, pg::txn};
 
 pub const LIBRARY_VERSION: &str = env!("CARGO_PKG_VERSION");
 

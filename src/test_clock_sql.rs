@@ -12,7 +12,7 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgSqlErrorCode};
 use serde_json::json;
 
-use crate::{clock, shmem, test_clock};
+use crate::{pg::clock, pg::test_clock, shmem};
 
 /// How long the function waits for the worker to catch up: a deadline that
 /// detects a hang, never an expected duration.

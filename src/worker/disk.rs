@@ -6,7 +6,7 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{ChangeKind, Urgency, disk};
 
 use super::{Worker, reload_configuration};
-use crate::{apply, clock, disk_guard, server, shmem};
+use crate::{apply, disk_guard, pg::clock, pg::server, shmem};
 
 impl Worker {
     /// The WAL disk guard's check (specs/disk.md): measure, and lower a

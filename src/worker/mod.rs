@@ -24,8 +24,8 @@ use crate::entry::Entry;
 use crate::sizing::Regime;
 
 use crate::{
-    alter_system, apply, clock, data_size, early, guc, history, queries, replica, server, shmem, sizing, sql_objects,
-    stats, txn,
+    apply, data_size, early, guc, history, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, queries,
+    replica, shmem, sizing, sql_objects,
 };
 
 /// How long the postmaster waits before restarting a worker that exited

@@ -14,7 +14,9 @@ use walrus_strategies::{Action, ApplyVia, ChangeKind, Decision, Urgency};
 use super::{Worker, reload_configuration};
 use crate::entry::Entry;
 use crate::file_settings::{self, FileSizes};
-use crate::{alter_system, apply, apply_via, clock, disk_guard, guc, patroni, patroni_state, server, shmem, txn};
+use crate::{
+    apply, apply_via, disk_guard, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::txn, shmem,
+};
 
 /// How long a reconcile PATCH waits before the same one is tried again, at
 /// least: a minute, or a whole interval when that is longer, so an

@@ -14,7 +14,7 @@ use pgrx::pg_sys;
 pub fn monotonic_ns() -> i64 {
     let real = real_monotonic_ns();
     #[cfg(feature = "test-clock")]
-    let real = crate::test_clock::now_ns(real);
+    let real = crate::pg::test_clock::now_ns(real);
     real
 }
 
@@ -33,14 +33,14 @@ fn real_monotonic_ns() -> i64 {
 #[cfg_attr(not(feature = "test-clock"), allow(unused_variables))]
 pub fn settled(evaluated_at_ns: i64) {
     #[cfg(feature = "test-clock")]
-    crate::test_clock::settled(evaluated_at_ns);
+    crate::pg::test_clock::settled(evaluated_at_ns);
 }
 
 /// The worker finished a cycle (counted for the test clock's function; a
 /// release build does nothing here).
 pub fn cycle_done() {
     #[cfg(feature = "test-clock")]
-    crate::test_clock::cycle_done();
+    crate::pg::test_clock::cycle_done();
 }
 
 /// Seconds between two `monotonic_ns()` readings.

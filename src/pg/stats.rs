@@ -7,8 +7,8 @@
 
 use pgrx::pg_sys;
 
-use crate::compat::{self, CheckpointCounts, WalCounts};
-use crate::{clock, server};
+use crate::pg::compat::{self, CheckpointCounts, WalCounts};
+use crate::{pg::clock, pg::server};
 
 /// Reads the counters fresh. Call inside a transaction: the stats snapshot
 /// lives until transaction end, so it is cleared first to see the counters

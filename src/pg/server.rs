@@ -85,7 +85,7 @@ pub fn mode() -> &'static str {
     }
 }
 
-pub use crate::compat::alter_system_allowed;
+pub use crate::pg::compat::alter_system_allowed;
 
 /// Asks the postmaster to reload the configuration files, as
 /// `pg_reload_conf()` does. Returns the OS error if the signal failed, or an
