@@ -13,8 +13,8 @@ use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy, 
 use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
 use crate::{
-    apply, apply_via, guc, history, metrics, patroni, patroni_state, pg::alter_system, pg::clock, pg::server,
-    pg::stats, shmem,
+    apply, apply_via, guc, metrics, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::stats,
+    record::history, shmem,
 };
 
 /// The extension's state and settings, for anyone.

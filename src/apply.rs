@@ -10,9 +10,9 @@ use walrus_strategies::{
     Action, Blocked, ChangeKind, Decision, RateVerdict, Route, Urgency, Withheld, rate_verdict, route,
 };
 
-use crate::entry::Entry;
 use crate::pg::stats::Reading;
 use crate::pg::txn::CaughtPgError;
+use crate::record::entry::Entry;
 use crate::shmem::WalrusState;
 use crate::{apply_via, guc, patroni, pg::clock, pg::server, shmem};
 

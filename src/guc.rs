@@ -11,7 +11,7 @@ use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
 use walrus_strategies::profiles::{self, Profile};
 use walrus_strategies::{RateLimits, Strategy};
 
-use crate::{notify, pg::guc_check};
+use crate::{pg::guc_check, record::notify};
 
 /// PostgreSQL's own upper bound for `max_wal_size` (MAX_KILOBYTES on 64-bit
 /// platforms); `walrus.max` accepts exactly the same range.

@@ -20,12 +20,12 @@ use walrus_strategies::{
     early as rule, observe_all,
 };
 
-use crate::entry::Entry;
+use crate::record::entry::Entry;
 use crate::sizing::Regime;
 
 use crate::{
-    apply, data_size, early, guc, history, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, queries,
-    replica, shmem, sizing, sql_objects,
+    apply, data_size, early, guc, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, record::history,
+    record::queries, record::sql_objects, replica, shmem, sizing,
 };
 
 /// How long the postmaster waits before restarting a worker that exited

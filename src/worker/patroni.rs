@@ -12,8 +12,8 @@ use walrus_strategies::patroni::local_line::{LocalLine, local_line};
 use walrus_strategies::{Action, ApplyVia, ChangeKind, Decision, Urgency};
 
 use super::{Worker, reload_configuration};
-use crate::entry::Entry;
 use crate::file_settings::{self, FileSizes};
+use crate::record::entry::Entry;
 use crate::{
     apply, apply_via, disk_guard, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::txn, shmem,
 };

@@ -6,8 +6,8 @@ use pgrx::JsonB;
 use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 
-use crate::entry::Entry;
-use crate::{guc, notify, pg::clock};
+use crate::record::entry::Entry;
+use crate::{guc, pg::clock, record::notify};
 
 #[derive(Debug)]
 pub enum HistoryError {

@@ -6,7 +6,7 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 use serde_json::json;
 
-use crate::entry::Entry;
+use crate::record::entry::Entry;
 
 /// PostgreSQL refuses NOTIFY payloads of 8000 bytes or more.
 const MAX_PAYLOAD_BYTES: usize = 7999;
