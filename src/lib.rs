@@ -12,7 +12,6 @@ mod disk_guard;
 mod early;
 mod file_settings;
 mod guc;
-mod metrics;
 mod patroni;
 mod patroni_state;
 mod pg;
@@ -20,8 +19,6 @@ mod record;
 mod replica;
 mod shmem;
 mod sizing;
-#[cfg(feature = "test-clock")]
-mod test_clock_sql;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]

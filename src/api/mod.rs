@@ -1,6 +1,10 @@
 //! The SQL API, schema `walrus` (set by the control file): thin wrappers that
 //! read shared state and the strategies' answers and serialise them, with the
-//! JSON keys, permissions and error texts of the seed contract.
+//! JSON keys, permissions and error texts specs/sql-api.md fixes.
+
+pub mod metrics;
+#[cfg(feature = "test-clock")]
+mod test_clock;
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -13,8 +17,8 @@ use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy, 
 use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
 use crate::{
-    apply, apply_via, guc, metrics, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::stats,
-    record::history, shmem,
+    apply, apply_via, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::stats, record::history,
+    shmem,
 };
 
 /// The extension's state and settings, for anyone.
