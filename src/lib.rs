@@ -7,7 +7,6 @@ use pgrx::prelude::*;
 mod api;
 mod apply;
 mod apply_via;
-mod data_size;
 mod disk_guard;
 mod early;
 mod file_settings;

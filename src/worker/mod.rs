@@ -24,8 +24,8 @@ use crate::record::entry::Entry;
 use crate::sizing::Regime;
 
 use crate::{
-    apply, data_size, early, guc, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, record::history,
-    record::queries, record::sql_objects, replica, shmem, sizing,
+    apply, early, guc, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, record::history, record::queries,
+    record::sql_objects, replica, shmem, sizing, sizing::data_size,
 };
 
 /// How long the postmaster waits before restarting a worker that exited

@@ -1,6 +1,8 @@
 //! Maps PostgreSQL's state into the strategies crate's inputs, so the worker
 //! and the SQL functions ask the very same question.
 
+pub mod data_size;
+
 use pgrx::pg_sys;
 use walrus_strategies::evidence::{self, RawInterval};
 use walrus_strategies::profiles::Profile;
@@ -10,7 +12,7 @@ use walrus_strategies::{
 
 use crate::pg::stats::Reading;
 use crate::shmem::WalrusState;
-use crate::{data_size, disk_guard, guc, pg::clock, pg::server, shmem};
+use crate::{disk_guard, guc, pg::clock, pg::server, shmem};
 
 /// What is in force at one moment: the time-of-day profile (first match
 /// wins), the settings with its overrides, and the algorithm. Taken once per
