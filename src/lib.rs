@@ -7,7 +7,7 @@ use pgrx::prelude::*;
 mod api;
 mod apply;
 mod apply_via;
-mod disk_guard;
+mod disk;
 mod early;
 mod file_settings;
 mod guc;

@@ -61,7 +61,7 @@ pub struct WalrusState {
     pub recent_changes: RecentChanges,
     /// What every compiled strategy remembers (owned by the strategies crate).
     pub strategies: StrategyState,
-    /// What the WAL disk guard saw last (src/disk_guard.rs).
+    /// What the WAL disk guard saw last (src/disk/).
     pub disk: DiskState,
     /// On a standby: the primary's published size at the last look (0 =
     /// none seen), and when this node last changed its own to follow it.

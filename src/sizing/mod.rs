@@ -12,7 +12,7 @@ use walrus_strategies::{
 
 use crate::pg::stats::Reading;
 use crate::shmem::WalrusState;
-use crate::{disk_guard, guc, pg::clock, pg::server, shmem};
+use crate::{disk, guc, pg::clock, pg::server, shmem};
 
 /// What is in force at one moment: the time-of-day profile (first match
 /// wins), the settings with its overrides, and the algorithm. Taken once per
@@ -80,7 +80,7 @@ fn configured_settings() -> Settings {
         additive_increment_mb: guc::additive_increment_mb(),
         ema_alpha: guc::ema_alpha(),
         target_percentile: guc::target_percentile(),
-        disk: disk_guard::limit(&shmem::snapshot()),
+        disk: disk::limit(&shmem::snapshot()),
         ..server_settings()
     }
 }

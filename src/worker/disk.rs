@@ -3,20 +3,21 @@
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{ChangeKind, Urgency, disk};
+use walrus_strategies::disk::CHECK_SECS;
+use walrus_strategies::{ChangeKind, Urgency};
 
 use super::{Worker, reload_configuration};
-use crate::{apply, disk_guard, pg::clock, pg::server, shmem};
+use crate::{apply, disk, pg::clock, pg::server, shmem};
 
 impl Worker {
     /// The WAL disk guard's check (specs/disk.md): measure, and lower a
     /// max_wal_size the disk can no longer hold at once. A safety change: the
     /// rate limits do not hold it back, and it counts toward them.
     pub(super) fn check_disk(&mut self) {
-        let period_secs = disk::CHECK_SECS.min(server::checkpoint_timeout_secs().max(1) as u64);
+        let period_secs = CHECK_SECS.min(server::checkpoint_timeout_secs().max(1) as u64);
         self.next_disk_check_ns = clock::monotonic_ns() + (period_secs * 1_000_000_000) as i64;
         self.catch_up_with_writes();
-        if let Some(needed) = disk_guard::check() {
+        if let Some(needed) = disk::check() {
             self.clamp(needed);
         }
         // Under Patroni: this node's own line against the cluster's value,
@@ -25,7 +26,7 @@ impl Worker {
     }
 
     /// Lowers max_wal_size to the disk ceiling on this node, at once.
-    fn clamp(&mut self, needed: disk_guard::ClampNeeded) {
+    fn clamp(&mut self, needed: disk::ClampNeeded) {
         let (clamp, reading, fraction) = (needed.clamp, needed.reading, needed.fraction);
         let mut report = ErrorReport::new(
             PgSqlErrorCode::ERRCODE_WARNING,

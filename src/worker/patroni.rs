@@ -15,7 +15,7 @@ use super::{Worker, reload_configuration};
 use crate::file_settings::{self, FileSizes};
 use crate::record::entry::Entry;
 use crate::{
-    apply, apply_via, disk_guard, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::txn, shmem,
+    apply, apply_via, disk, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::txn, shmem,
 };
 
 /// How long a reconcile PATCH waits before the same one is tried again, at
@@ -62,7 +62,7 @@ impl Worker {
         self.auto_conf_seen = auto_conf;
         self.local_line_seen = sizes.local_mb.is_some();
         let disk = shmem::snapshot();
-        let disk = disk_guard::limit(&disk);
+        let disk = disk::limit(&disk);
         let primary = !server::in_recovery();
         match local_line(sizes.local_mb, sizes.cluster_mb, &disk, primary) {
             LocalLine::Keep => {}
