@@ -15,9 +15,9 @@ mod patroni;
 mod patroni_state;
 mod pg;
 mod record;
-mod replica;
 mod shmem;
 mod sizing;
+mod standby;
 mod worker;
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -25,7 +25,7 @@ use crate::sizing::Regime;
 
 use crate::{
     apply, early, guc, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, record::history, record::queries,
-    record::sql_objects, replica, shmem, sizing, sizing::data_size,
+    record::sql_objects, shmem, sizing, sizing::data_size, standby::primary_size,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -452,7 +452,7 @@ impl Worker {
     /// Publishes the size in force for standbys (walrus.primary_size), when it
     /// is not already the record.
     fn publish_size(&mut self, size_mb: i32) {
-        match txn::guarded(move || replica::publish(size_mb)) {
+        match txn::guarded(move || primary_size::publish(size_mb)) {
             Ok(Ok(true)) => log!("pg_walrus: published max_wal_size of {size_mb} MB for standbys"),
             Ok(Ok(false)) => {}
             Ok(Err(error)) => warning!("pg_walrus: could not publish max_wal_size for standbys: {error}"),

@@ -16,7 +16,7 @@ use walrus_strategies::{ApplyVia, ChangeKind, Urgency, standby as rule};
 
 use super::{Worker, reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
-use crate::{apply, apply_via, guc, pg::clock, pg::server, pg::stats, pg::txn, replica, shmem};
+use crate::{apply, apply_via, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem, standby::primary_size};
 
 /// What a standby's own max_wal_size cannot do, said with every WARNING
 /// about a standby disk smaller than the primary's size: WAL is removed only
@@ -77,8 +77,8 @@ impl Worker {
     /// stopped): then it takes over as if it had seen the promotion.
     pub(super) fn promoted_while_away(&self) -> bool {
         matches!(
-            txn::guarded(replica::published),
-            Ok(Ok(Some(record))) if record.timeline < replica::current_timeline()
+            txn::guarded(primary_size::published),
+            Ok(Ok(Some(record))) if record.timeline < primary_size::current_timeline()
         )
     }
 
@@ -120,7 +120,7 @@ impl Worker {
     /// differs, within this node's disk ceiling.
     fn follow(&mut self, why: &str) {
         self.catch_up_with_writes();
-        let primary_mb = match txn::guarded(replica::published) {
+        let primary_mb = match txn::guarded(primary_size::published) {
             Ok(Ok(Some(record))) => record.size_mb,
             Ok(Ok(None)) => {
                 debug1!("pg_walrus: no published primary size yet (walrus.primary_size)");
