@@ -14,7 +14,7 @@ use crate::pg::stats::Reading;
 use crate::pg::txn::CaughtPgError;
 use crate::record::entry::Entry;
 use crate::shmem::WalrusState;
-use crate::{apply_via, guc, patroni, pg::clock, pg::server, shmem};
+use crate::{guc, patroni, patroni::apply_via, pg::clock, pg::server, shmem};
 
 /// A decision that changes the size, and who asks for it.
 #[derive(Clone)]

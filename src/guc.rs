@@ -290,7 +290,7 @@ pub fn init(preloading: bool) {
             None,
         );
     }
-    crate::apply_via::init();
+    crate::patroni::apply_via::init();
     if preloading {
         GucRegistry::define_string_guc(
             c"walrus.database",

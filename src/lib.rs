@@ -6,13 +6,10 @@ use pgrx::prelude::*;
 
 mod api;
 mod apply;
-mod apply_via;
 mod disk;
 mod early;
-mod file_settings;
 mod guc;
 mod patroni;
-mod patroni_state;
 mod pg;
 mod record;
 mod shmem;

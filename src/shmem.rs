@@ -70,7 +70,7 @@ pub struct WalrusState {
     /// When this node's worker saw it promoted (0 = never).
     pub promoted_at: pg_sys::TimestampTz,
     /// What sending sizes to Patroni did (src/patroni.rs).
-    pub patroni: crate::patroni_state::PatroniState,
+    pub patroni: crate::patroni::state::PatroniState,
 }
 
 /// What the guard saw last, in shared memory (plain data).

@@ -17,8 +17,7 @@ use walrus_strategies::{Action, ApplyVia, ChangeKind, SizingStrategy, Strategy, 
 use crate::shmem::{DiskState, WalrusState};
 use crate::sizing::{self, Recommendation, Regime};
 use crate::{
-    apply, apply_via, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::stats, record::history,
-    shmem,
+    apply, guc, patroni, patroni::apply_via, pg::alter_system, pg::clock, pg::server, pg::stats, record::history, shmem,
 };
 
 /// The extension's state and settings, for anyone.
@@ -82,7 +81,7 @@ fn status() -> JsonB {
         "mirrored_at": timestamp(state.mirrored_at),
         "promoted_at": timestamp(state.promoted_at),
         "apply_via": apply_via::apply_via().name(),
-        "patroni": (apply_via::apply_via() == ApplyVia::Patroni || state.patroni.last != patroni_state::LastPatch::Never)
+        "patroni": (apply_via::apply_via() == ApplyVia::Patroni || state.patroni.last != patroni::state::LastPatch::Never)
             .then(|| patroni::status_json(&state.patroni)),
     });
     if let (Value::Object(status), Value::Object(extra)) = (&mut status, extra) {

@@ -12,11 +12,9 @@ use walrus_strategies::patroni::local_line::{LocalLine, local_line};
 use walrus_strategies::{Action, ApplyVia, ChangeKind, Decision, Urgency};
 
 use super::{Worker, reload_configuration};
-use crate::file_settings::{self, FileSizes};
+use crate::patroni::file_settings::{self, FileSizes};
 use crate::record::entry::Entry;
-use crate::{
-    apply, apply_via, disk, guc, patroni, patroni_state, pg::alter_system, pg::clock, pg::server, pg::txn, shmem,
-};
+use crate::{apply, disk, guc, patroni, patroni::apply_via, pg::alter_system, pg::clock, pg::server, pg::txn, shmem};
 
 /// How long a reconcile PATCH waits before the same one is tried again, at
 /// least: a minute, or a whole interval when that is longer, so an
@@ -160,7 +158,7 @@ impl Worker {
     /// and a `failed` row saying why).
     pub(super) fn confirm_patch(&mut self) {
         let sent = shmem::snapshot().patroni;
-        if sent.last != patroni_state::LastPatch::Sent {
+        if sent.last != patroni::state::LastPatch::Sent {
             return;
         }
         let pending = (sent.last_size_mb, sent.last_from_mb);

@@ -16,7 +16,7 @@ use walrus_strategies::{ApplyVia, ChangeKind, Urgency, standby as rule};
 
 use super::{Worker, reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
-use crate::{apply, apply_via, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem, standby::primary_size};
+use crate::{apply, guc, patroni::apply_via, pg::clock, pg::server, pg::stats, pg::txn, shmem, standby::primary_size};
 
 /// What a standby's own max_wal_size cannot do, said with every WARNING
 /// about a standby disk smaller than the primary's size: WAL is removed only

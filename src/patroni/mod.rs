@@ -3,6 +3,10 @@
 //! does the HTTP), and keeps what the last attempt did in shared memory for
 //! walrus.status(). Nothing here ever puts the credentials in a message.
 
+pub mod apply_via;
+pub mod file_settings;
+pub mod state;
+
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -10,8 +14,8 @@ use std::os::unix::fs::MetadataExt;
 use serde_json::{Value, json};
 use walrus_strategies::patroni::{self, Credentials, Endpoint};
 
-use crate::patroni_state::{LastPatch, PatroniState, ShortText};
-use crate::{apply_via, pg::clock, shmem};
+use crate::patroni::state::{LastPatch, PatroniState, ShortText};
+use crate::{pg::clock, shmem};
 
 /// The most of the credentials file that is read.
 const MAX_AUTH_FILE_BYTES: u64 = 4096;
