@@ -8,6 +8,7 @@ pub mod alter_system;
 pub mod clock;
 pub mod compat;
 pub mod guc_check;
+pub mod process;
 pub mod server;
 pub mod stats;
 #[cfg(feature = "test-clock")]

@@ -6,7 +6,8 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::disk::CHECK_SECS;
 use walrus_strategies::{ChangeKind, Urgency};
 
-use super::{Worker, reload_configuration};
+use super::Worker;
+use crate::pg::process::reload_configuration;
 use crate::{apply, disk, pg::clock, pg::server, shmem};
 
 impl Worker {

@@ -11,8 +11,9 @@ use serde_json::json;
 use walrus_strategies::patroni::local_line::{LocalLine, local_line};
 use walrus_strategies::{Action, ApplyVia, ChangeKind, Decision, Urgency};
 
-use super::{Worker, reload_configuration};
+use super::Worker;
 use crate::patroni::file_settings::{self, FileSizes};
+use crate::pg::process::reload_configuration;
 use crate::record::entry::Entry;
 use crate::{apply, disk, guc, patroni, patroni::apply_via, pg::alter_system, pg::clock, pg::server, pg::txn, shmem};
 

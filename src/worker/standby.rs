@@ -14,7 +14,8 @@ use pgrx::prelude::*;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{ApplyVia, ChangeKind, Urgency, standby as rule};
 
-use super::{Worker, reload_configuration, wait_on_latch};
+use super::Worker;
+use crate::pg::process::{reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
 use crate::{apply, guc, patroni::apply_via, pg::clock, pg::server, pg::stats, pg::txn, shmem, standby::primary_size};
 
