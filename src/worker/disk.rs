@@ -17,7 +17,7 @@ impl Worker {
     pub(super) fn check_disk(&mut self) {
         let period_secs = CHECK_SECS.min(server::checkpoint_timeout_secs().max(1) as u64);
         self.next_disk_check_ns = clock::monotonic_ns() + (period_secs * 1_000_000_000) as i64;
-        self.catch_up_with_writes();
+        self.writer.catch_up_with_writes();
         if let Some(needed) = disk::check() {
             self.clamp(needed);
         }
@@ -53,14 +53,14 @@ impl Worker {
             at_secs: apply::now_secs(),
             reading: None,
         };
-        match self.apply_change(&change) {
+        match self.writer.apply_change(&change) {
             apply::Outcome::Applied(_) => {
                 // The cycle that may follow decides at the clamped size.
                 reload_configuration();
                 shmem::update(|state| state.disk.clamps += 1);
                 // A standby mirrors it only up to its own disk anyway.
                 if !server::in_recovery() {
-                    self.publish_size(clamp.to_mb);
+                    self.writer.publish_size(clamp.to_mb);
                 }
             }
             apply::Outcome::Failed | apply::Outcome::Superseded => {

@@ -7,25 +7,21 @@ mod disk;
 mod patroni;
 mod standby;
 
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
 use walrus_strategies::{
     Action, ChangeKind, Decision, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, Urgency,
     early as rule, observe_all,
 };
 
 use crate::pg::process::{reload_configuration, set_option, wait_on_latch};
-use crate::record::entry::Entry;
 use crate::sizing::Regime;
 
 use crate::{
-    apply, early, guc, pg::alter_system, pg::clock, pg::server, pg::stats, pg::txn, record::history, record::queries,
-    record::sql_objects, shmem, sizing, sizing::data_size, standby::primary_size,
+    apply, early, guc, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects, shmem, sizing,
+    sizing::data_size,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -199,12 +195,8 @@ struct Worker {
     /// A resize whose ALTER SYSTEM failed: retried next cycle if the evidence
     /// of that cycle does not call for a change of its own.
     failed: Option<Decision>,
-    /// Set when this cycle already warned that history cannot be written, so
-    /// a DBA sees that at most once per cycle.
-    history_warned: bool,
-    /// The config-write generation this worker's view of max_wal_size
-    /// includes; decisions are made at it and applied only if still current.
-    seen_generation: u64,
+    /// Changes and history rows go through it, for every feature.
+    writer: apply::Writer,
     /// WAL per statement at the last cycle (pg_stat_statements, if there).
     wal_by_query: Option<queries::WalByQuery>,
     /// When the WAL disk guard checks next (CLOCK_MONOTONIC ns).
@@ -237,10 +229,10 @@ impl Worker {
     /// An `early` cycle ends an interval that early reaction cut short: its
     /// evidence is judged scaled to a full interval (`rule::extrapolate`).
     fn cycle(&mut self, woke_ns: i64, early: bool) {
-        self.history_warned = false;
-        self.catch_up_with_writes();
+        self.writer.start_cycle();
+        self.writer.catch_up_with_writes();
         self.confirm_patch();
-        let generation = self.seen_generation;
+        let generation = self.writer.seen_generation();
         let reading = match txn::guarded(stats::read_now) {
             Ok(Some(reading)) => reading,
             Ok(None) => {
@@ -320,14 +312,14 @@ impl Worker {
                 woke_ns as f64 / 1e9,
             ),
         }
-        self.cleanup_history();
+        self.writer.cleanup_history();
         self.sql_objects.check();
         clock::cycle_done();
         // What is in force, for standbys (a DBA's own ALTER SYSTEM
         // included); a size this cycle wrote was published as it was written
         // (this process sees it only after its next reload).
-        if self.seen_generation == generation {
-            self.publish_size(server::max_wal_size_mb());
+        if self.writer.seen_generation() == generation {
+            self.writer.publish_size(server::max_wal_size_mb());
         }
     }
 
@@ -383,44 +375,6 @@ impl Worker {
         self.apply(decision, strategy.name(), forced, settings, decided_at);
     }
 
-    /// Takes `change` down the shared apply path as the worker does: the write
-    /// in a guarded transaction of its own, at the config generation this
-    /// worker has seen, history through `record`. An applied write moves the
-    /// worker's generation on.
-    fn apply_change(&mut self, change: &apply::Change) -> apply::Outcome {
-        let seen = self.seen_generation;
-        let write = |new_size| {
-            txn::guarded(move || shmem::write_config(seen, new_size, || alter_system::set_max_wal_size(new_size)))
-        };
-        let outcome = apply::apply(change, seen, write, &mut |entry| self.record(entry));
-        if let apply::Outcome::Applied(generation) | apply::Outcome::Sent(generation) = outcome {
-            self.seen_generation = generation;
-        }
-        outcome
-    }
-
-    /// Publishes the size in force for standbys (walrus.primary_size), when it
-    /// is not already the record.
-    fn publish_size(&mut self, size_mb: i32) {
-        match txn::guarded(move || primary_size::publish(size_mb)) {
-            Ok(Ok(true)) => log!("pg_walrus: published max_wal_size of {size_mb} MB for standbys"),
-            Ok(Ok(false)) => {}
-            Ok(Err(error)) => warning!("pg_walrus: could not publish max_wal_size for standbys: {error}"),
-            Err(error) => error.report_warning("pg_walrus: could not publish max_wal_size for standbys"),
-        }
-    }
-
-    /// walrus.analyze(apply := true) may have written max_wal_size since the
-    /// worker last looked: read the file now rather than wait for the SIGHUP,
-    /// so decisions start from the size in force.
-    fn catch_up_with_writes(&mut self) {
-        let writes = shmem::config_writes();
-        if writes.generation != self.seen_generation {
-            reload_configuration();
-            self.seen_generation = writes.generation;
-        }
-    }
-
     /// `decided_at` is the cycle's wake time on the monotonic clock, in
     /// seconds: rate limits compare cycle to cycle, so a change at one cycle
     /// and the check at the next are at least one interval apart.
@@ -444,78 +398,19 @@ impl Worker {
             at_secs: decided_at,
             reading: None,
         };
-        match self.apply_change(&change) {
+        match self.writer.apply_change(&change) {
             apply::Outcome::Superseded => {
                 log!("pg_walrus: decision superseded by a change applied meanwhile; deciding again next cycle");
             }
             apply::Outcome::Applied(_) => {
                 self.failed = None;
-                self.publish_size(change.decision.new_size_mb);
+                self.writer.publish_size(change.decision.new_size_mb);
             }
             apply::Outcome::Sent(_) | apply::Outcome::RecommendOnly(_) => self.failed = None,
             apply::Outcome::Failed => self.failed = Some(change.decision),
             apply::Outcome::Held | apply::Outcome::DryRun => {}
         }
     }
-
-    /// Writes a history row; sizing goes on whether or not that works.
-    fn record(&mut self, entry: &Entry) {
-        // A standby's transactions are read-only: no history, no NOTIFY.
-        // Its log lines, status() and metrics say what it did.
-        if server::in_recovery() {
-            return;
-        }
-        let result = txn::guarded(AssertUnwindSafe(|| history::record(entry)));
-        self.warn_history(
-            result
-                .map_err(HistoryFailure::Caught)
-                .and_then(|r| r.map_err(HistoryFailure::Table)),
-        );
-    }
-
-    fn cleanup_history(&mut self) {
-        let days = guc::history_retention_days();
-        let result = txn::guarded(move || history::cleanup(days));
-        match result
-            .map_err(HistoryFailure::Caught)
-            .and_then(|r| r.map_err(HistoryFailure::Table))
-        {
-            Ok(deleted) if deleted > 0 => debug1!("pg_walrus: removed {deleted} history rows older than {days} days"),
-            // No table, nothing to clean: only a decision that cannot be
-            // recorded is worth a warning.
-            Ok(_) | Err(HistoryFailure::Table(history::HistoryError::Missing)) => {}
-            Err(failure) => self.warn_history::<()>(Err(failure)),
-        }
-    }
-
-    fn warn_history<T>(&mut self, result: Result<T, HistoryFailure>) {
-        let Err(failure) = result else { return };
-        if std::mem::replace(&mut self.history_warned, true) {
-            return;
-        }
-        match failure {
-            HistoryFailure::Table(history::HistoryError::Missing) => ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                "pg_walrus: walrus.history does not exist; decisions are not being recorded",
-                "pg_walrus",
-            )
-            .set_detail(format!(
-                "The worker records history in database \"{}\" (walrus.database).",
-                guc::database()
-            ))
-            .set_hint("Run CREATE EXTENSION pg_walrus in that database.")
-            .report(PgLogLevel::WARNING),
-            HistoryFailure::Table(history::HistoryError::Spi(error)) => {
-                warning!("pg_walrus: could not write walrus.history: {error}")
-            }
-            HistoryFailure::Caught(error) => error.report_warning("pg_walrus: could not write walrus.history"),
-        }
-    }
-}
-
-enum HistoryFailure {
-    Caught(txn::CaughtPgError),
-    Table(history::HistoryError),
 }
 
 /// The decision on an interval cut short by early reaction: the strategy

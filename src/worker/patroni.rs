@@ -78,7 +78,7 @@ impl Worker {
         });
         match result {
             Ok(Some(generation)) => {
-                self.seen_generation = generation;
+                self.writer.adopt_generation(generation);
                 log!(
                     "pg_walrus: removed max_wal_size = {local_mb} MB from this node's postgresql.auto.conf: \
                      the cluster's value of {} MB (walrus.apply_via = patroni) is in force",
@@ -151,7 +151,7 @@ impl Worker {
             at_secs: apply::now_secs(),
             reading: None,
         };
-        self.apply_change(&change);
+        self.writer.apply_change(&change);
     }
 
     /// One interval after a PATCH (the worker's or analyze()'s): is the size
@@ -201,7 +201,7 @@ impl Worker {
         } else {
             Action::Decrease
         };
-        self.record(&Entry {
+        self.writer.record(&Entry {
             action: "failed",
             old_size_mb: running,
             new_size_mb: pending.0,

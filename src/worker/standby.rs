@@ -120,7 +120,7 @@ impl Worker {
     /// Brings this node to the published size, if there is one and it
     /// differs, within this node's disk ceiling.
     fn follow(&mut self, why: &str) {
-        self.catch_up_with_writes();
+        self.writer.catch_up_with_writes();
         let primary_mb = match txn::guarded(primary_size::published) {
             Ok(Ok(Some(record))) => record.size_mb,
             Ok(Ok(None)) => {
@@ -168,7 +168,7 @@ impl Worker {
             at_secs: apply::now_secs(),
             reading: None,
         };
-        if let apply::Outcome::Applied(_) = self.apply_change(&change) {
+        if let apply::Outcome::Applied(_) = self.writer.apply_change(&change) {
             reload_configuration();
             shmem::update(|state| state.mirrored_at = clock::now());
         }

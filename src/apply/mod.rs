@@ -4,6 +4,10 @@
 //! which kind of change is pure logic in the strategies crate
 //! (`walrus_strategies::route`); this file carries it out.
 
+mod writer;
+
+pub use writer::Writer;
+
 use pgrx::prelude::*;
 use serde_json::{Value, json};
 use walrus_strategies::{
