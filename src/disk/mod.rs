@@ -3,6 +3,10 @@
 //! the disk allows. The rules (the ceiling, the hysteresis, one warning per
 //! episode) are `walrus_strategies::disk`; specs/disk.md is the contract.
 
+mod watch;
+
+pub use watch::Watch;
+
 use std::ffi::CStr;
 use std::fs;
 

@@ -4,3 +4,13 @@
 //! rules are `walrus_strategies::standby`; specs/worker.md is the contract).
 
 pub mod primary_size;
+
+/// What a standby's own max_wal_size cannot do, said with every WARNING
+/// about a standby disk smaller than the primary's size: WAL is removed only
+/// at restartpoints, and a restartpoint can only be made at a checkpoint
+/// record the primary wrote (CreateRestartPoint in xlog.c). Measured with
+/// scripts/bench_standby_retention.sh: a standby at 32 MB kept 432 MB of a
+/// 400 MB burst, at 1 GB 448 MB (docs/ha.md).
+pub const STANDBY_RETENTION_HINT: &str = "A standby removes WAL only at restartpoints, which follow the \
+     primary's checkpoints: it keeps the WAL written since the primary's last checkpoint, whatever its own \
+     max_wal_size. Keep the primary's max_wal_size within this disk (walrus.max on the primary).";

@@ -3,7 +3,6 @@
 //! apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
-mod disk;
 mod patroni;
 mod standby;
 
@@ -20,8 +19,8 @@ use crate::pg::process::{reload_configuration, set_option, wait_on_latch};
 use crate::sizing::Regime;
 
 use crate::{
-    apply, early, guc, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects, shmem, sizing,
-    sizing::data_size,
+    apply, disk, early, guc, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects, shmem,
+    sizing, sizing::data_size,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -107,7 +106,7 @@ fn run_as_primary(worker: &mut Worker) {
         // most one extra cycle per interval, never a cycle per look.
         let mut watch = (!was_early).then(|| early::Watch::new(woke_ns));
         let wake = loop {
-            match sleep_one_interval(woke_ns, watch.as_mut(), worker.next_disk_check_ns) {
+            match sleep_one_interval(woke_ns, watch.as_mut(), worker.disk.next_check_ns()) {
                 // The disk is watched whatever the interval: a filling disk
                 // is noticed within seconds, not at the interval's end.
                 Wake::DiskCheck => worker.check_disk(),
@@ -199,8 +198,8 @@ struct Worker {
     writer: apply::Writer,
     /// WAL per statement at the last cycle (pg_stat_statements, if there).
     wal_by_query: Option<queries::WalByQuery>,
-    /// When the WAL disk guard checks next (CLOCK_MONOTONIC ns).
-    next_disk_check_ns: i64,
+    /// When the WAL disk guard checks next.
+    disk: disk::Watch,
     /// On a standby: the last look found this node's disk too small for the
     /// primary's size (warned once per episode).
     mirror_capped: bool,
@@ -219,6 +218,14 @@ struct Worker {
 }
 
 impl Worker {
+    /// The WAL disk guard's check (specs/disk.md), then, under Patroni, this
+    /// node's own line against the cluster's value, with the disk just
+    /// measured.
+    fn check_disk(&mut self) {
+        self.disk.check(&mut self.writer);
+        self.reconcile_with_cluster();
+    }
+
     /// One cycle, at `woke_ns` on the monotonic clock. Rate limits compare
     /// wake times, not the later moment the counters were read: wakes are at
     /// least one interval apart by construction, so with the defaults (a

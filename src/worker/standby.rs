@@ -17,17 +17,8 @@ use walrus_strategies::{ApplyVia, ChangeKind, Urgency, standby as rule};
 use super::Worker;
 use crate::pg::process::{reload_configuration, wait_on_latch};
 use crate::sizing::Regime;
+use crate::standby::STANDBY_RETENTION_HINT;
 use crate::{apply, guc, patroni::apply_via, pg::clock, pg::server, pg::stats, pg::txn, shmem, standby::primary_size};
-
-/// What a standby's own max_wal_size cannot do, said with every WARNING
-/// about a standby disk smaller than the primary's size: WAL is removed only
-/// at restartpoints, and a restartpoint can only be made at a checkpoint
-/// record the primary wrote (CreateRestartPoint in xlog.c). Measured with
-/// scripts/bench_standby_retention.sh: a standby at 32 MB kept 432 MB of a
-/// 400 MB burst, at 1 GB 448 MB (docs/ha.md).
-pub(super) const STANDBY_RETENTION_HINT: &str = "A standby removes WAL only at restartpoints, which follow the \
-     primary's checkpoints: it keeps the WAL written since the primary's last checkpoint, whatever its own \
-     max_wal_size. Keep the primary's max_wal_size within this disk (walrus.max on the primary).";
 
 /// How often a standby looks at the record (and its disk).
 const LOOK_SECS: i64 = 10;
