@@ -6,6 +6,9 @@
 pub mod apply_via;
 pub mod file_settings;
 pub mod state;
+mod sync;
+
+pub use sync::{ClusterSync, confirm_patch};
 
 use std::fs::File;
 use std::io::Read;

@@ -3,7 +3,6 @@
 //! apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
-mod patroni;
 mod standby;
 
 use std::time::Duration;
@@ -19,8 +18,8 @@ use crate::pg::process::{reload_configuration, set_option, wait_on_latch};
 use crate::sizing::Regime;
 
 use crate::{
-    apply, disk, early, guc, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects, shmem,
-    sizing, sizing::data_size,
+    apply, disk, early, guc, patroni, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects,
+    shmem, sizing, sizing::data_size,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -203,16 +202,8 @@ struct Worker {
     /// On a standby: the last look found this node's disk too small for the
     /// primary's size (warned once per episode).
     mirror_capped: bool,
-    /// Under Patroni: the size the primary last sent to bring the cluster's
-    /// value in line, and when (monotonic ns).
-    cluster_patch: Option<(i32, i64)>,
-    /// Under Patroni: removing this node's postgresql.auto.conf line failed
-    /// (warned once until it works).
-    local_line_warned: bool,
-    /// Under Patroni: postgresql.auto.conf as the last look at the files saw
-    /// it, and whether it held a max_wal_size line.
-    auto_conf_seen: patroni::AutoConfVersion,
-    local_line_seen: bool,
+    /// What the worker remembers about Patroni between checks.
+    patroni: patroni::ClusterSync,
     /// The extension version in walrus.database, against the library's.
     sql_objects: sql_objects::VersionWatch,
 }
@@ -223,7 +214,7 @@ impl Worker {
     /// measured.
     fn check_disk(&mut self) {
         self.disk.check(&mut self.writer);
-        self.reconcile_with_cluster();
+        self.patroni.reconcile_with_cluster(&mut self.writer);
     }
 
     /// One cycle, at `woke_ns` on the monotonic clock. Rate limits compare
@@ -238,7 +229,7 @@ impl Worker {
     fn cycle(&mut self, woke_ns: i64, early: bool) {
         self.writer.start_cycle();
         self.writer.catch_up_with_writes();
-        self.confirm_patch();
+        patroni::confirm_patch(&mut self.writer);
         let generation = self.writer.seen_generation();
         let reading = match txn::guarded(stats::read_now) {
             Ok(Some(reading)) => reading,
