@@ -3,7 +3,10 @@
 //! just promoted, brings its own to that size within its own WAL disk (the
 //! rules are `walrus_strategies::standby`; specs/worker.md is the contract).
 
+mod mirror;
 pub mod primary_size;
+
+pub use mirror::{Mirror, mirrors_itself, promoted_while_away};
 
 /// What a standby's own max_wal_size cannot do, said with every WARNING
 /// about a standby disk smaller than the primary's size: WAL is removed only

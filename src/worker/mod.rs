@@ -3,7 +3,7 @@
 //! apply. Sizing logic lives in the strategies crate; this file only
 //! moves evidence in and decisions out.
 
-mod standby;
+mod recovery;
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use crate::sizing::Regime;
 
 use crate::{
     apply, disk, early, guc, patroni, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects,
-    shmem, sizing, sizing::data_size,
+    shmem, sizing, sizing::data_size, standby,
 };
 
 /// How long the postmaster waits before restarting a worker that exited
@@ -74,7 +74,7 @@ pub extern "C-unwind" fn walrus_worker_main(_arg: pg_sys::Datum) {
             run_as_primary(&mut worker);
         }
     } else {
-        if worker.promoted_while_away() {
+        if standby::promoted_while_away() {
             worker.take_over_after_promotion();
         }
         run_as_primary(&mut worker);
@@ -199,9 +199,8 @@ struct Worker {
     wal_by_query: Option<queries::WalByQuery>,
     /// When the WAL disk guard checks next.
     disk: disk::Watch,
-    /// On a standby: the last look found this node's disk too small for the
-    /// primary's size (warned once per episode).
-    mirror_capped: bool,
+    /// On a standby: following the primary's size.
+    mirror: standby::Mirror,
     /// What the worker remembers about Patroni between checks.
     patroni: patroni::ClusterSync,
     /// The extension version in walrus.database, against the library's.

@@ -4,21 +4,19 @@
 //! primary publishes in walrus.primary_size (`walrus.standby_mirror`), within
 //! its own WAL disk, and writes nothing but its own postgresql.auto.conf.
 //! Promoted, it catches up with that size before anything else, so the node
-//! that takes the load already runs at the size the old primary had.
+//! that takes the load already runs at the size the old primary had. This
+//! is the loop and the take-over; what a look does is `standby::Mirror`.
 
 use std::time::Duration;
 
 use pgrx::bgworkers::BackgroundWorker;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::{PgLogLevel, PgSqlErrorCode};
-use walrus_strategies::{ApplyVia, ChangeKind, Urgency, standby as rule};
+use walrus_strategies::ApplyVia;
 
 use super::Worker;
 use crate::pg::process::{reload_configuration, wait_on_latch};
-use crate::sizing::Regime;
-use crate::standby::STANDBY_RETENTION_HINT;
-use crate::{apply, guc, patroni::apply_via, pg::clock, pg::server, pg::stats, pg::txn, shmem, standby::primary_size};
+use crate::standby::mirrors_itself;
+use crate::{guc, patroni::apply_via, pg::clock, pg::server, pg::stats, pg::txn, shmem};
 
 /// How often a standby looks at the record (and its disk).
 const LOOK_SECS: i64 = 10;
@@ -54,7 +52,7 @@ impl Worker {
                 next_look_ns = now + LOOK_SECS * 1_000_000_000;
                 self.check_disk();
                 if mirrors_itself() {
-                    self.follow("the primary's size");
+                    self.mirror.follow(&mut self.writer, "the primary's size");
                 }
             }
             wait_on_latch(Duration::from_secs(1));
@@ -62,16 +60,6 @@ impl Worker {
                 reload_configuration();
             }
         }
-    }
-
-    /// Whether this node, starting as a primary, was promoted since the record
-    /// was published (its worker did not run in recovery: hot_standby off, or
-    /// stopped): then it takes over as if it had seen the promotion.
-    pub(super) fn promoted_while_away(&self) -> bool {
-        matches!(
-            txn::guarded(primary_size::published),
-            Ok(Ok(Some(record))) if record.timeline < primary_size::current_timeline()
-        )
     }
 
     /// Just promoted: before anything else, the former primary's size (the
@@ -88,7 +76,8 @@ impl Worker {
         self.check_disk();
         // Under Patroni every member already runs with the cluster's value.
         if apply_via::apply_via() != ApplyVia::Patroni {
-            self.follow("the former primary's size, on promotion");
+            self.mirror
+                .follow(&mut self.writer, "the former primary's size, on promotion");
         }
         // Promotion requests one checkpoint of its own; it is counted when it
         // starts. Waiting (briefly) for it keeps it out of the first interval.
@@ -107,67 +96,4 @@ impl Worker {
         }
         shmem::update(|state| state.has_baseline = false);
     }
-
-    /// Brings this node to the published size, if there is one and it
-    /// differs, within this node's disk ceiling.
-    fn follow(&mut self, why: &str) {
-        self.writer.catch_up_with_writes();
-        let primary_mb = match txn::guarded(primary_size::published) {
-            Ok(Ok(Some(record))) => record.size_mb,
-            Ok(Ok(None)) => {
-                debug1!("pg_walrus: no published primary size yet (walrus.primary_size)");
-                return;
-            }
-            Ok(Err(error)) => {
-                debug1!("pg_walrus: could not read walrus.primary_size: {error}");
-                return;
-            }
-            Err(error) => {
-                debug1!("pg_walrus: could not read walrus.primary_size: {error}");
-                return;
-            }
-        };
-        shmem::update(|state| state.primary_size_mb = primary_mb);
-        let settings = Regime::now().settings;
-        let current = server::max_wal_size_mb();
-        let target = rule::target(primary_mb, current, &settings.disk, settings.absolute_floor_mb());
-        if std::mem::replace(&mut self.mirror_capped, target.capped_by_disk) != target.capped_by_disk
-            && target.capped_by_disk
-        {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_WARNING,
-                format!(
-                    "pg_walrus: this node's WAL disk allows {} MB, below the primary's max_wal_size of {primary_mb} \
-                     MB; following it only that far",
-                    target.size_mb
-                ),
-                "pg_walrus",
-            )
-            .set_hint(STANDBY_RETENTION_HINT)
-            .report(PgLogLevel::WARNING);
-        }
-        let Some(decision) = rule::decision(target, primary_mb, current, why) else {
-            return;
-        };
-        let change = apply::Change {
-            decision,
-            kind: ChangeKind::Mirror,
-            // Not rate-limited: the limits are never asked.
-            urgency: Urgency::CanWait,
-            strategy: "mirror",
-            forced: 0,
-            at_secs: apply::now_secs(),
-            reading: None,
-        };
-        if let apply::Outcome::Applied(_) = self.writer.apply_change(&change) {
-            reload_configuration();
-            shmem::update(|state| state.mirrored_at = clock::now());
-        }
-    }
-}
-
-/// Whether this standby follows the primary's size itself: with mirroring
-/// on, unless Patroni applies the cluster's value to every member.
-fn mirrors_itself() -> bool {
-    guc::standby_mirror() && apply_via::apply_via() != ApplyVia::Patroni
 }
