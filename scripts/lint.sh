@@ -32,7 +32,7 @@ cargo clippy --quiet --all-targets --no-default-features --features "pg${version
 # The test build (tier 1's), whose clock the tests move.
 cargo clippy --quiet --all-targets --no-default-features --features "pg${versions[0]} all-strategies test-clock" -- -D warnings
 
-log "lint: no import cycle among the Rust modules"
+log "lint: no import cycle among the Rust modules, and the layers (pg/ below everything, only worker/ imports worker/)"
 "$venv/bin/python" scripts/check_module_cycles.py src strategies/src
 
 log "lint: release (versions agree, upgrade paths, release notes) and META.json against the PGXN spec"
