@@ -6,7 +6,7 @@
 
 use std::ffi::{CString, c_char, c_void};
 
-use pgrx::guc::{GucContext, GucEnum, GucFlags, GucRegistry, GucSetting};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{PostgresGucEnum, pg_guard, pg_sys};
 use walrus_strategies::profiles::{self, Profile};
 use walrus_strategies::{RateLimits, Strategy};
@@ -60,13 +60,23 @@ pub enum AlgorithmSetting {
 }
 
 impl AlgorithmSetting {
-    /// The strategy this value names. pgrx numbers an enum setting's values
-    /// in declaration order, and this enum lists the compiled strategies in
-    /// `Strategy::ALL`'s order (the pg_test `algorithm_values_are_the_compiled_strategies`
-    /// holds the two to it), so the ordinal is the index.
+    /// The strategy this value names: one arm per value, so a strategy added
+    /// to one list and not the other does not compile (the pg_test
+    /// `algorithm_values_are_the_compiled_strategies` also holds the setting's
+    /// values to `Strategy::ALL`, names and order).
     fn algorithm(self) -> Strategy {
-        let ordinal = usize::try_from(self.to_ordinal()).unwrap_or(0);
-        Strategy::ALL.get(ordinal).copied().unwrap_or(Strategy::ALL[0])
+        use walrus_strategies::sizing;
+        match self {
+            AlgorithmSetting::Multiplicative => Strategy::Multiplicative(sizing::multiplicative::Multiplicative),
+            #[cfg(feature = "additive")]
+            AlgorithmSetting::Additive => Strategy::Additive(sizing::additive::Additive),
+            #[cfg(feature = "adaptive")]
+            AlgorithmSetting::Adaptive => Strategy::Adaptive(sizing::adaptive::Adaptive),
+            #[cfg(feature = "percentile")]
+            AlgorithmSetting::Percentile => Strategy::Percentile(sizing::percentile::Percentile),
+            #[cfg(feature = "example-strategy")]
+            AlgorithmSetting::Doubling => Strategy::Doubling(sizing::example::Doubling),
+        }
     }
 }
 
