@@ -353,8 +353,13 @@ fn metrics_prometheus() -> String {
 fn cleanup_history() -> i64 {
     match history::cleanup(guc::history_retention_days()) {
         Ok(deleted) => deleted,
+        // PostgreSQL's own error for a missing table, SQLSTATE 42P01 too.
         Err(history::HistoryError::Missing) => {
-            error!("relation \"walrus.history\" does not exist")
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                "relation \"walrus.history\" does not exist"
+            );
         }
         Err(history::HistoryError::Spi(error)) => error!("pg_walrus: could not clean up history: {error}"),
     }

@@ -8,6 +8,7 @@ SELECT * FROM walrus.history();
 \set VERBOSITY default
 SELECT walrus.reset();
 SELECT walrus.cleanup_history();
+\echo :LAST_ERROR_SQLSTATE
 SELECT walrus.status() ? 'enabled' AS status_still_works;
 DROP EXTENSION pg_walrus;
 -- And the extension comes back whole.
