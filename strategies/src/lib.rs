@@ -1,22 +1,31 @@
-//! Sizing logic for pg_walrus, free of any PostgreSQL dependency.
+//! pg_walrus's rules: every decision the extension makes, free of any
+//! PostgreSQL dependency and tested with `cargo test` in seconds. The crate
+//! is named for its first tenant, the sizing strategies; it holds every
+//! feature's rules, each in a folder named as the extension's side of it:
+//! [`sizing`] (the strategies and the limits they share), [`evidence`] (what
+//! an interval is judged from), [`early`] reaction, the [`disk`] guard,
+//! [`standby`] mirroring, [`patroni`], time-of-day [`profiles`], and
+//! [`route`](mod@route) (rate limits and who may change what), with the [`simulator`]
+//! that runs them over synthetic traces.
 //!
 //! The extension maps what it reads from PostgreSQL (checkpoint counters, WAL
 //! positions, the interval length, its GUCs) into a [`RawInterval`] and
 //! [`Settings`], turns them into an [`Observation`] ([`evidence::observe`]),
 //! records the interval in every strategy's [`StrategyState`]
 //! ([`observe_all`]), asks the active [`SizingStrategy`] for a [`Decision`],
-//! and applies it within the [`RateLimits`]. The [`simulator`] runs the very
-//! same pipeline over synthetic traces. [`patroni`] holds the one network
-//! client (Patroni's REST API, std sockets with deadlines). Everything here is
-//! plain Rust, tested with `cargo test` in seconds.
-
+//! and applies it within the [`RateLimits`]. The simulator runs the very same
+//! pipeline.
+//!
+//! One module does I/O: `patroni::http`, the REST client that sends a size
+//! to Patroni (std sockets, one deadline per request); everything else is
+//! pure.
 mod decision;
 pub mod disk;
 pub mod early;
 pub mod evidence;
 pub mod patroni;
 pub mod profiles;
-mod route;
+pub mod route;
 pub mod simulator;
 pub mod sizing;
 pub mod standby;

@@ -1,3 +1,5 @@
+//! **I/O**: the one module of this crate that touches the network.
+//!
 //! Just enough HTTP/1.1 to send one request to Patroni's REST API and read
 //! its answer, on std's TcpStream: one connection per request
 //! (`Connection: close`), no TLS, no redirects, and one deadline for the

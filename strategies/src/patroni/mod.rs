@@ -164,7 +164,7 @@ impl Credentials {
     }
 }
 
-/// max_wal_size as Patroni's configuration holds it: "<N>MB".
+/// max_wal_size as Patroni's configuration holds it: `"<N>MB"`.
 pub fn size_value(size_mb: i32) -> String {
     format!("{size_mb}MB")
 }

@@ -2,7 +2,7 @@
 //! in a file of its own, and what they share: the limits every decision is
 //! bounded by (`walrus.max`, the disk ceiling, `walrus.min_size`), the shrink
 //! rule, and the WAL-target steering of the WAL-based strategies. The one list
-//! of compiled strategies is [`crate::compiled`].
+//! of compiled strategies is `Strategy` (strategies/src/compiled.rs).
 
 pub mod limits;
 pub mod multiplicative;
