@@ -64,7 +64,7 @@ BASE = {
 
 
 def size_for_wal_mb(wal_bytes: float, cct: float = 0.9, segment_mb: int = 16) -> int:
-    """The oracle formula (strategies/src/evidence.rs, size_for_wal_mb)."""
+    """The oracle formula (strategies/src/evidence/mod.rs, size_for_wal_mb)."""
     segments = math.ceil(wal_bytes / 1048576 / segment_mb) + 2
     return math.ceil((1 + cct) * segments * segment_mb)
 

@@ -311,7 +311,7 @@ pub fn init(preloading: bool) {
             GucFlags::default(),
         );
     }
-    // The test build's clock setting (src/test_clock.rs) must be defined
+    // The test build's clock setting (src/pg/test_clock.rs) must be defined
     // before the prefix is reserved, or its line would be dropped as unknown.
     #[cfg(feature = "test-clock")]
     crate::pg::test_clock::define_setting(preloading);

@@ -69,7 +69,7 @@ pub struct WalrusState {
     pub mirrored_at: pg_sys::TimestampTz,
     /// When this node's worker saw it promoted (0 = never).
     pub promoted_at: pg_sys::TimestampTz,
-    /// What sending sizes to Patroni did (src/patroni.rs).
+    /// What sending sizes to Patroni did (src/patroni/).
     pub patroni: crate::patroni::state::PatroniState,
 }
 

@@ -1,5 +1,5 @@
 //! What sending sizes to Patroni did, as plain data in shared memory
-//! (src/patroni.rs writes it, walrus.status() shows it).
+//! (src/patroni/mod.rs writes it, walrus.status() shows it).
 
 use pgrx::pg_sys;
 

@@ -10,7 +10,7 @@ use pgrx::pg_sys;
 
 /// Nanoseconds on CLOCK_MONOTONIC: every duration the extension measures.
 /// A test build (cargo feature `test-clock`) adds the offset a test moves,
-/// or stands still until moved (src/test_clock.rs).
+/// or stands still until moved (src/pg/test_clock.rs).
 pub fn monotonic_ns() -> i64 {
     let real = real_monotonic_ns();
     #[cfg(feature = "test-clock")]

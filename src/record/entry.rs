@@ -1,6 +1,6 @@
 //! One decision's record: the fields of its walrus.history row, which its
-//! NOTIFY event repeats. Built by the apply path (src/apply.rs), written by
-//! src/history.rs, announced by src/notify.rs.
+//! NOTIFY event repeats. Built by the apply path (src/apply/), written by
+//! record::history, announced by record::notify.
 
 use serde_json::Value;
 

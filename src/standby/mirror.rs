@@ -1,7 +1,7 @@
 //! A standby following its primary's size (`walrus.standby_mirror`): it
 //! reads the size the primary published in walrus.primary_size and brings its
 //! own to it, within its own WAL disk, down the one apply path. The worker's
-//! standby loop (src/worker/standby.rs) calls this every look and at
+//! standby loop (src/worker/recovery.rs) calls this every look and at
 //! promotion.
 
 use pgrx::pg_sys::panic::ErrorReport;
