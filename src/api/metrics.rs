@@ -4,6 +4,8 @@
 
 use std::fmt::Write;
 
+use pgrx::prelude::*;
+
 use crate::apply::RateLimitStatus;
 use crate::sizing::Regime;
 use crate::{guc, pg::server, shmem};
@@ -226,4 +228,33 @@ mod tests {
         assert_eq!(unix_seconds(0), 0.0);
         assert_eq!(unix_seconds(1_000_000), 946_684_801.0);
     }
+}
+
+/// One row per metric, for those who scrape with SQL.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn metrics() -> TableIterator<
+    'static,
+    (
+        name!(name, String),
+        name!(type, String),
+        name!(help, String),
+        name!(value, f64),
+    ),
+> {
+    TableIterator::new(collect().into_iter().map(|m| {
+        (
+            m.name.to_owned(),
+            m.kind.as_str().to_owned(),
+            m.help.to_owned(),
+            m.value,
+        )
+    }))
+}
+
+/// The same metrics in Prometheus text exposition format 0.0.4.
+#[pg_extern]
+#[search_path(pg_catalog, pg_temp)]
+fn metrics_prometheus() -> String {
+    render_prometheus(&collect())
 }
