@@ -27,6 +27,8 @@
 //! grow than waiting, and the cooldown would then hold the next grow back for
 //! minutes while the storm went on.
 
+pub mod pace;
+
 use std::collections::VecDeque;
 
 use serde_json::{Value, json};
