@@ -37,6 +37,9 @@ static EMA_ALPHA: GucSetting<f64> = GucSetting::<f64>::new(0.2);
 static TARGET_PERCENTILE: GucSetting<f64> = GucSetting::<f64>::new(95.0);
 static REQUIRE_WAL_EVIDENCE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static EARLY_REACTION: GucSetting<bool> = GucSetting::<bool>::new(true);
+// Off until scripts/bench_pgbench.sh's 1 GB run set shows no harm (issue:
+// default on if the benchmark shows none).
+static PACE_GROWTH: GucSetting<bool> = GucSetting::<bool>::new(false);
 static STANDBY_MIRROR: GucSetting<bool> = GucSetting::<bool>::new(true);
 static PROFILES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
@@ -276,6 +279,17 @@ pub fn init(preloading: bool) {
         GucFlags::default(),
     );
     GucRegistry::define_bool_guc(
+        c"walrus.pace_growth",
+        c"Grows max_wal_size before the first forced checkpoint when the WAL's pace will reach the checkpoint trigger.",
+        c"While WAL comes fast enough to force checkpoints, the worker projects the WAL since the last checkpoint's \
+          redo point to the trigger at the pace of the last 2 seconds; when that comes before the next time-triggered \
+          checkpoint and the pace has held 5 seconds, it grows to the size the pace needs. walrus.threshold keeps its \
+          meaning for the reactive rule.",
+        &PACE_GROWTH,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
         c"walrus.standby_mirror",
         c"On a standby, runs at the max_wal_size the primary publishes in walrus.primary_size.",
         c"Checked every 10 s, bounded by this node's WAL disk ceiling, so a promoted standby starts at the size \
@@ -451,6 +465,10 @@ pub fn require_wal_evidence() -> bool {
 
 pub fn early_reaction() -> bool {
     EARLY_REACTION.get()
+}
+
+pub fn pace_growth() -> bool {
+    PACE_GROWTH.get()
 }
 
 /// `walrus.standby_mirror`.

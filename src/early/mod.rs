@@ -1,13 +1,15 @@
 //! The worker's glances and looks at the interval so far, for early
-//! reaction (the rule itself is `walrus_strategies::early`). A glance reads
-//! the WAL insert position and nothing else; a look, taken only when the
+//! reaction and pace-based growth (the rules are `walrus_strategies::early`
+//! and `walrus_strategies::early::pace`). A glance reads the WAL insert
+//! position and the redo point and nothing else; a look, taken only when the
 //! glances saw WAL at storm pace, reads the counters the way a cycle does but
 //! changes nothing: no baseline moves, no state is written.
 
 use std::time::Duration;
 
+use walrus_strategies::early::pace::{self, PaceWatch};
 use walrus_strategies::early::{Glances, Looks, should_react};
-use walrus_strategies::{ChangeKind, RateVerdict, Urgency, rate_verdict};
+use walrus_strategies::{ChangeKind, Decision, RateVerdict, Urgency, rate_verdict};
 
 use crate::sizing::{self, Regime};
 use crate::{apply, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem};
@@ -16,6 +18,21 @@ use crate::{apply, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem};
 pub struct Watch {
     glances: Glances,
     looks: Looks,
+    /// The pace rule's glances: kept by the worker across intervals (a
+    /// checkpoint seen starting in one interval dates the next), lent to
+    /// each interval's watch.
+    pace: PaceWatch,
+}
+
+/// What a due glance found.
+#[derive(Debug)]
+pub enum Glanced {
+    /// Nothing to do before the interval ends.
+    Nothing,
+    /// Early reaction: end the interval now and decide.
+    Early,
+    /// Pace-based growth: apply this grow now; the interval goes on.
+    Grow(Box<Decision>),
 }
 
 impl Watch {
@@ -23,13 +40,19 @@ impl Watch {
     /// is made after that interval's cycle, which can take a while in a
     /// storm: its first glance's position is stamped with the time it was
     /// read, so that the first pace is not diluted by the cycle's time.
-    pub fn new(since_ns: i64) -> Watch {
+    pub fn new(since_ns: i64, pace: PaceWatch) -> Watch {
         let looking = looking();
         let now_secs = clock::seconds_between(since_ns, clock::monotonic_ns()).max(0.0);
         Watch {
             glances: Glances::starting(now_secs, looking.then(server::wal_insert_lsn)),
-            looks: Looks::starting(looking),
+            looks: Looks::starting(looking && guc::early_reaction()),
+            pace,
         }
+    }
+
+    /// The pace rule's glances, back to the worker at the interval's end.
+    pub fn into_pace(self) -> PaceWatch {
+        self.pace
     }
 
     /// How long from `elapsed` until the next glance is due; `None` while
@@ -40,28 +63,86 @@ impl Watch {
         looking().then(|| Duration::from_secs_f64(self.glances.until_next(elapsed.as_secs_f64())))
     }
 
-    /// Glances if a glance is due at `elapsed`, and looks if the WAL since
-    /// the previous glance came at storm pace; true when the worker should
-    /// end the interval now and decide.
-    pub fn look_if_due(&mut self, elapsed: Duration) -> bool {
+    /// Glances if a glance is due at `elapsed`; at storm pace, looks for
+    /// early reaction and projects for pace-based growth.
+    pub fn look_if_due(&mut self, elapsed: Duration) -> Glanced {
         if !looking() {
             self.looks.pause();
             self.glances.forget();
-            return false;
+            self.pace.pause();
+            return Glanced::Nothing;
         }
         let elapsed = elapsed.as_secs_f64();
         if !self.glances.due(elapsed) {
-            return false;
+            return Glanced::Nothing;
         }
-        let storm = self.glances.glance(
-            elapsed,
-            server::wal_insert_lsn(),
-            server::max_wal_size_mb(),
-            &sizing::server_settings(),
+        let position = server::wal_insert_lsn();
+        let current_mb = server::max_wal_size_mb();
+        let settings = sizing::server_settings();
+        let storm = self.glances.glance(elapsed, position, current_mb, &settings);
+        self.pace.glance(
+            pace::Glance {
+                at_secs: apply::now_secs(),
+                insert_lsn: position,
+                redo_lsn: server::redo_lsn(),
+            },
+            current_mb,
+            &settings,
         );
         // Calm: no transaction. The looks keep their readings across a dip;
         // `Looks::look` starts afresh after a longer calm.
-        storm && self.look()
+        if !storm {
+            return Glanced::Nothing;
+        }
+        if guc::early_reaction() && self.look() {
+            return Glanced::Early;
+        }
+        if guc::pace_growth()
+            && let Some(decision) = self.grow_at_pace(current_mb)
+        {
+            return Glanced::Grow(Box::new(decision));
+        }
+        Glanced::Nothing
+    }
+
+    /// Pace-based growth's decision, once per checkpoint cycle: the
+    /// projection from the glances alone first (no transaction while it
+    /// calls for nothing), then, when it calls for growth, the checkpoint's
+    /// age from pg_control if the glances have not seen it start, and the
+    /// full-page-image share of the interval so far to size from.
+    fn grow_at_pace(&mut self, current_mb: i32) -> Option<Decision> {
+        if !self.pace.may_decide() {
+            return None;
+        }
+        let regime = Regime::now();
+        let settings = &regime.settings;
+        // The glances' own checkpoint start, or none yet: then 0 s (the
+        // timed checkpoint a whole timeout away) only to ask whether the
+        // pace calls for anything at all.
+        let projection = self.pace.projection(current_mb, 0.0, settings)?;
+        if !projection.calls_for_growth() || current_mb >= settings.ceiling_mb() || !automatic_change_allowed() {
+            return None;
+        }
+        let (age, share) = txn::guarded(|| {
+            let age = server::checkpoint_age_secs();
+            let share = stats::read_now()
+                .and_then(|reading| sizing::observe(&shmem::snapshot(), &reading, settings))
+                .filter(|observation| observation.wal_bytes > 0.0)
+                .map(|observation| observation.sizing_wal_bytes(settings) / observation.wal_bytes);
+            (age, share)
+        })
+        .ok()?;
+        let projection = if self.pace.knows_checkpoint_start() {
+            projection
+        } else {
+            // Not knowing when the checkpoint started, a timed one may come
+            // at once: no growth on a guess.
+            self.pace
+                .projection(current_mb, age.unwrap_or(settings.checkpoint_timeout_secs), settings)?
+        };
+        let decision = pace::decide(&projection, share.unwrap_or(1.0), current_mb, settings)?;
+        self.pace.decided();
+        Some(decision)
     }
 
     fn look(&mut self) -> bool {
@@ -108,7 +189,23 @@ impl Watch {
     }
 }
 
-/// Looks are on: walrus.early_reaction, and the worker enabled at all.
+/// Glances are on: walrus.early_reaction or walrus.pace_growth, and the
+/// worker enabled at all.
 fn looking() -> bool {
-    guc::early_reaction() && guc::enabled()
+    (guc::early_reaction() || guc::pace_growth()) && guc::enabled()
+}
+
+/// Whether the rate limits let an automatic grow that can wait through now
+/// (no transaction: shared memory only). A pace-based grow is such a grow:
+/// a storm's grow after forced checkpoints is what passes a cooldown.
+fn automatic_change_allowed() -> bool {
+    let state = shmem::snapshot();
+    let limits = guc::rate_limits();
+    let now_secs = apply::now_secs();
+    !matches!(
+        rate_verdict(ChangeKind::Automatic, Urgency::CanWait, || state
+            .recent_changes
+            .check(now_secs, &limits)),
+        RateVerdict::Held(_)
+    )
 }

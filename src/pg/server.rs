@@ -54,6 +54,19 @@ pub fn redo_lsn() -> u64 {
     unsafe { pg_sys::GetRedoRecPtr() }
 }
 
+/// Seconds since the latest completed checkpoint started, as pg_control
+/// records it (`pg_control_checkpoint()`). Inside a transaction. While a
+/// checkpoint is in progress this is the previous one's age: older than the
+/// truth, never younger.
+pub fn checkpoint_age_secs() -> Option<f64> {
+    pgrx::Spi::get_one::<f64>(
+        "SELECT extract(epoch FROM pg_catalog.now() - checkpoint_time)::float8 FROM pg_catalog.pg_control_checkpoint()",
+    )
+    .ok()
+    .flatten()
+    .filter(|age| age.is_finite())
+}
+
 /// `min_wal_size`, in MB.
 pub fn min_wal_size_mb() -> i32 {
     // SAFETY: int GUC global, loaded before any backend or worker is forked and

@@ -4,11 +4,13 @@
 //! [`Worker`] that carries what each feature remembers between cycles.
 
 use pgrx::prelude::*;
+use walrus_strategies::early::pace::PaceWatch;
 use walrus_strategies::{
     Action, ChangeKind, Decision, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, Urgency,
     early as rule, observe_all,
 };
 
+use crate::pg::process::reload_configuration;
 use crate::sizing::Regime;
 use crate::{
     apply, disk, guc, patroni, pg::clock, pg::server, pg::stats, pg::txn, record::queries, record::sql_objects, shmem,
@@ -39,6 +41,8 @@ pub(super) struct Worker {
     pub(super) mirror: standby::Mirror,
     /// What the worker remembers about Patroni between checks.
     pub(super) patroni: patroni::ClusterSync,
+    /// Pace-based growth's glances, lent to each interval's watch.
+    pub(super) pace: PaceWatch,
     /// The extension version in walrus.database, against the library's.
     pub(super) sql_objects: sql_objects::VersionWatch,
 }
@@ -50,6 +54,35 @@ impl Worker {
     pub(super) fn check_disk(&mut self) {
         self.disk.check(&mut self.writer);
         self.patroni.reconcile_with_cluster(&mut self.writer);
+    }
+
+    /// Applies a pace-based grow (walrus.pace_growth) as the automatic
+    /// change it is: the one apply path, the rate limits of a grow that can
+    /// wait (a storm's grow after forced checkpoints is the one that passes
+    /// them), history and NOTIFY with the pace's reason.
+    pub(super) fn grow_at_pace(&mut self, decision: Decision) {
+        log!("pg_walrus: growing ahead of the WAL's pace: {}", decision.reason);
+        shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
+        let new_size_mb = decision.new_size_mb;
+        let change = apply::Change {
+            urgency: Urgency::CanWait,
+            decision,
+            kind: ChangeKind::Automatic,
+            strategy: "pace",
+            forced: 0,
+            at_secs: apply::now_secs(),
+            reading: None,
+        };
+        match self.writer.apply_change(&change) {
+            apply::Outcome::Applied(_) => {
+                self.failed = None;
+                // The glances that follow judge the pace at the new size.
+                reload_configuration();
+                self.writer.publish_size(new_size_mb);
+            }
+            apply::Outcome::Sent(_) | apply::Outcome::RecommendOnly(_) => self.failed = None,
+            apply::Outcome::Failed | apply::Outcome::Superseded | apply::Outcome::Held | apply::Outcome::DryRun => {}
+        }
     }
 
     /// One cycle, at `woke_ns` on the monotonic clock. Rate limits compare

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::prelude::*;
+use walrus_strategies::Decision;
 
 use cycle::Worker;
 
@@ -98,15 +99,20 @@ fn run_as_primary(worker: &mut Worker) {
         // An early cycle is always followed by a full interval: a storm that
         // a change could not stop (a failed ALTER SYSTEM, dry run) costs at
         // most one extra cycle per interval, never a cycle per look.
-        let mut watch = (!was_early).then(|| early::Watch::new(woke_ns));
+        let mut watch = (!was_early).then(|| early::Watch::new(woke_ns, std::mem::take(&mut worker.pace)));
         let wake = loop {
             match sleep_one_interval(woke_ns, watch.as_mut(), worker.disk.next_check_ns()) {
                 // The disk is watched whatever the interval: a filling disk
                 // is noticed within seconds, not at the interval's end.
                 Wake::DiskCheck => worker.check_disk(),
+                // A pace-based grow is applied at once; the interval goes on.
+                Wake::PaceGrow(decision) => worker.grow_at_pace(*decision),
                 wake => break wake,
             }
         };
+        if let Some(watch) = watch {
+            worker.pace = watch.into_pace();
+        }
         if wake == Wake::Stop {
             break;
         }
@@ -117,12 +123,15 @@ fn run_as_primary(worker: &mut Worker) {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Wake {
     /// A full checkpoint_timeout has passed.
     Interval,
     /// Early reaction: a look inside the interval saw a storm to decide on now.
     Early,
+    /// Pace-based growth: the WAL's pace will reach the checkpoint trigger
+    /// before the next time-triggered checkpoint (the interval goes on).
+    PaceGrow(Box<Decision>),
     /// The WAL disk guard's check is due (the interval goes on after it).
     DiskCheck,
     /// SIGTERM: the worker must stop.
@@ -146,10 +155,12 @@ fn sleep_one_interval(since_ns: i64, mut watch: Option<&mut early::Watch>, disk_
         if BackgroundWorker::sigterm_received() {
             return Wake::Stop;
         }
-        if let Some(watch) = watch.as_deref_mut()
-            && watch.look_if_due(elapsed())
-        {
-            return Wake::Early;
+        if let Some(watch) = watch.as_deref_mut() {
+            match watch.look_if_due(elapsed()) {
+                early::Glanced::Nothing => {}
+                early::Glanced::Early => return Wake::Early,
+                early::Glanced::Grow(decision) => return Wake::PaceGrow(decision),
+            }
         }
         let interval = Duration::from_secs(server::checkpoint_timeout_secs().max(1) as u64);
         let Some(remaining) = interval.checked_sub(elapsed()).filter(|r| !r.is_zero()) else {
