@@ -18,6 +18,7 @@
 //! `pg_stat_wal`. Without one, WAL comes at the trace's rate whatever the
 //! checkpoints. Not modelled: checkpoint duration.
 
+mod pace;
 mod pages;
 mod traces;
 
@@ -79,6 +80,10 @@ pub struct Scenario {
     /// Whether a grow that answers a storm passes the rate limits (the
     /// worker's rule since 0.3.0); off, it waits them out like any change.
     pub storms_pass_rate_limits: bool,
+    /// Pace-based growth (walrus.pace_growth): the rule is asked
+    /// `early::pace::CONFIRM_SECS` into each interval, and its grow applies
+    /// from then on, within the rate limits of a grow that can wait.
+    pub pace_growth: bool,
 }
 
 impl Default for Scenario {
@@ -90,6 +95,7 @@ impl Default for Scenario {
             require_wal_evidence: true,
             full_page_evidence: true,
             storms_pass_rate_limits: true,
+            pace_growth: false,
         }
     }
 }
@@ -129,6 +135,21 @@ impl Checkpointer {
     /// checkpoint), and the next checkpoint is whichever comes first, the
     /// volume trigger or the timeout.
     fn run(&mut self, interval: &TraceInterval, size_mb: i32, settings: &Settings) -> IntervalRun {
+        let mut run = IntervalRun::default();
+        self.run_span(interval, size_mb, settings, settings.checkpoint_timeout_secs, &mut run);
+        self.finish(interval, settings, &mut run);
+        run
+    }
+
+    /// Plays `span` seconds of `interval` at `size_mb` into `run`.
+    fn run_span(
+        &mut self,
+        interval: &TraceInterval,
+        size_mb: i32,
+        settings: &Settings,
+        span: f64,
+        run: &mut IntervalRun,
+    ) {
         let distance = trigger_distance_bytes(size_mb, settings);
         let timeout = settings.checkpoint_timeout_secs;
         let paged = interval
@@ -143,8 +164,7 @@ impl Checkpointer {
             ),
             None => (rate * secs, 0.0),
         };
-        let mut run = IntervalRun::default();
-        let mut left = timeout;
+        let mut left = span;
         loop {
             let since = self.secs_since_checkpoint;
             let to_timeout = (timeout - since).max(0.0);
@@ -174,14 +194,20 @@ impl Checkpointer {
             self.wal_since_redo = 0.0;
             self.secs_since_checkpoint = 0.0;
         }
+    }
+
+    /// The end of `interval`: its manual checkpoints, and the counts.
+    fn finish(&mut self, interval: &TraceInterval, settings: &Settings, run: &mut IntervalRun) {
         let manual = i64::from(interval.manual_checkpoints);
         if manual > 0 {
             self.wal_since_redo = 0.0;
             self.secs_since_checkpoint = 0.0;
         }
         run.requested = run.forced + manual;
-        run.records = paged.map_or(0.0, |load| load.records(timeout));
-        run
+        run.records = interval
+            .pages
+            .map(|model| PagedLoad::new(model, interval.wal_mb, settings.checkpoint_timeout_secs))
+            .map_or(0.0, |load| load.records(settings.checkpoint_timeout_secs));
     }
 }
 
@@ -204,16 +230,44 @@ pub fn simulate(strategy: Option<Strategy>, trace: &Trace, scenario: &Scenario) 
             size = oracle;
         }
         let carried_before = checkpointer.wal_since_redo;
-        let run = checkpointer.run(interval, size, settings);
+        let size_at_start = size;
+        let mut paced = false;
+        let run = if scenario.pace_growth && strategy.is_some() {
+            // The worker's pace rule, asked once its confirmation window has
+            // passed in this interval; its grow is in force for the rest.
+            let mut run = IntervalRun::default();
+            let asked_at = pace::decision_secs(settings);
+            checkpointer.run_span(interval, size, settings, asked_at, &mut run);
+            let now = i as f64 * interval_secs + asked_at;
+            if let Some(decision) = pace::decide(&checkpointer, interval, size, settings)
+                && !matches!(
+                    rate_verdict(ChangeKind::Automatic, Urgency::CanWait, || recent
+                        .check(now, &scenario.limits)),
+                    RateVerdict::Held(_)
+                )
+            {
+                size = decision.new_size_mb;
+                recent.record(now);
+                paced = true;
+            }
+            checkpointer.run_span(interval, size, settings, interval_secs - asked_at, &mut run);
+            checkpointer.finish(interval, settings, &mut run);
+            run
+        } else {
+            checkpointer.run(interval, size, settings)
+        };
         let (forced, requested, timed) = (run.forced, run.requested, run.timed);
         let mut step = Step {
             interval: i,
             wal_mb: interval.wal_mb,
-            size_mb: size,
+            size_mb: size_at_start,
             oracle_mb: oracle,
             forced,
-            changed: false,
+            changed: paced,
         };
+        if paced {
+            quiet = 0;
+        }
 
         if let Some(strategy) = strategy {
             let raw = RawInterval {
@@ -342,6 +396,8 @@ pub fn csv(summaries: &[Summary]) -> String {
     out
 }
 
+#[cfg(test)]
+mod pace_tests;
 #[cfg(test)]
 mod storm_tests;
 #[cfg(test)]

@@ -32,7 +32,7 @@ impl Trace {
     }
 
     /// The same trace with full-page images by `model` in every interval.
-    fn with_pages(mut self, model: PageModel) -> Trace {
+    pub(crate) fn with_pages(mut self, model: PageModel) -> Trace {
         for interval in &mut self.intervals {
             interval.pages = Some(model);
         }
