@@ -12,8 +12,10 @@ checkpoints, WAL written and max_wal_size.
 Configurations, interleaved (A B C ... A B C ...):
   oracle          static max_wal_size = (1 + cct) x (W + 2 segments), W
                   measured first with a huge max_wal_size and no pg_walrus
-  static-64MB     no pg_walrus
+  static-<N>MB    no pg_walrus, at the start size
   <strategy>      pg_walrus with walrus.algorithm = <strategy>, defaults
+                  (walrus.pace_growth off)
+  <strategy>+pace the same with walrus.pace_growth = on
 
 Environment:
   WALRUS_BENCH_ORACLE_MB    the oracle size of an earlier probe of the same
@@ -22,6 +24,10 @@ Environment:
                             separated; "name:N" runs it in the first N
                             repeats only (say, the oracle once: its run does
                             not depend on pg_walrus's build)
+  WALRUS_BENCH_START_MB     max_wal_size at the start of the pg_walrus and
+                            static runs (64; PostgreSQL's default is 1024)
+  WALRUS_BENCH_TIMEOUT      checkpoint_timeout and the sampling interval, in
+                            seconds (30)
 
 The first decision at a 5-minute checkpoint_timeout is measured by
 scripts/bench_first_decision.sh.
@@ -52,8 +58,10 @@ SECONDS = int(ARGS[2]) if len(ARGS) > 2 else 360
 OUT = Path(ARGS[3]) if len(ARGS) > 3 else Path("docs")
 FSYNC = ARGS[4] if len(ARGS) > 4 else "on"
 STRATEGIES = ["multiplicative", "additive", "adaptive", "percentile"]
-CONFIGS = ["oracle", "static-64MB", *STRATEGIES]
-INTERVAL = 30
+START_MB = int(os.environ.get("WALRUS_BENCH_START_MB", "64"))
+STATIC = f"static-{START_MB}MB"
+CONFIGS = ["oracle", STATIC, *STRATEGIES, *(f"{s}+pace" for s in STRATEGIES)]
+INTERVAL = int(os.environ.get("WALRUS_BENCH_TIMEOUT", "30"))
 SCALE, CLIENTS = 20, 4
 BASE = {
     "checkpoint_timeout": f"'{INTERVAL}s'",
@@ -80,7 +88,8 @@ def counters(c: Cluster):
 
 
 def run(config: str, max_wal_size_mb: int) -> dict:
-    walrus = config in STRATEGIES
+    strategy, _, pace = config.partition("+")
+    walrus = strategy in STRATEGIES
     settings = dict(BASE, max_wal_size=f"'{max_wal_size_mb}MB'")
     cluster = Cluster(VERSION, settings, preload=False, name=f"walrus-bench-{config}")
     try:
@@ -92,8 +101,8 @@ def run(config: str, max_wal_size_mb: int) -> dict:
         if walrus:
             with open(cluster.datadir / "postgresql.conf", "a") as conf:
                 conf.write(
-                    f"shared_preload_libraries = 'pg_walrus'\nwalrus.algorithm = '{config}'\n"
-                    "log_min_messages = debug1\n"
+                    f"shared_preload_libraries = 'pg_walrus'\nwalrus.algorithm = '{strategy}'\n"
+                    f"walrus.pace_growth = {'on' if pace else 'off'}\nlog_min_messages = debug1\n"
                 )
             cluster.restart()
             cluster.sql("CREATE EXTENSION pg_walrus")
@@ -180,7 +189,7 @@ def main():
         for config, repeats in configs.items():
             if repeat >= repeats:
                 continue
-            start_mb = oracle_mb if config == "oracle" else 64
+            start_mb = oracle_mb if config == "oracle" else START_MB
             print(f"repeat {repeat + 1}/{REPEATS}: {config}", file=sys.stderr)
             results[config].append(run(config, start_mb))
             # After every run: an interrupted benchmark keeps what it measured.
@@ -190,6 +199,8 @@ def main():
                         "version": VERSION,
                         "seconds": SECONDS,
                         "fsync": FSYNC,
+                        "start_mb": START_MB,
+                        "checkpoint_timeout": INTERVAL,
                         "oracle_mb": oracle_mb,
                         "probe": probe,
                         "results": results,
