@@ -14,7 +14,7 @@
 //!
 //! This module is the clock itself and depends on nothing else of the
 //! crate (`clock` reads it); the SQL function that moves it is
-//! `test_clock_sql`.
+//! src/api/test_clock.rs.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 

@@ -142,7 +142,7 @@ def reload_with(cluster, name: str, value: str, *, in_file: bool = False) -> re.
     return reloaded
 
 
-# --- the test build's clock (tier 1; src/test_clock.rs) -----------------------
+# --- the test build's clock (tier 1; src/pg/test_clock.rs) -----------------------
 # scripts/test.sh runs the tests not marked `realtime` (tier 1) on a build
 # with the cargo feature test-clock. A cluster made with HELD_CLOCK has a
 # worker whose clock stands still: its cycles come when advance_clock()

@@ -1,7 +1,7 @@
 """The Prometheus alerts (docs/monitoring/alerts.yml), their promtool unit
 tests and the Grafana dashboard (docs/monitoring/grafana-dashboard.json):
 promtool accepts the rules and every dashboard expression, the unit tests
-pass, and every metric they use is one pg_walrus exports (src/metrics.rs),
+pass, and every metric they use is one pg_walrus exports (src/api/metrics.rs),
 used as its type allows. No PostgreSQL cluster: these use no cluster fixture.
 
 Grafana itself is not installed here (no registry this project reaches has
@@ -20,7 +20,7 @@ MONITORING = ROOT / "docs" / "monitoring"
 ALERTS = MONITORING / "alerts.yml"
 ALERTS_TEST = MONITORING / "alerts_test.yml"
 DASHBOARD = MONITORING / "grafana-dashboard.json"
-METRICS_RS = ROOT / "src" / "metrics.rs"
+METRICS_RS = ROOT / "src" / "api" / "metrics.rs"
 
 # Series of the exporter itself, not of pg_walrus, that an alert may use.
 EXPORTER_METRICS = {"pg_up"}
@@ -38,11 +38,11 @@ RANGE_FUNCTIONS = ("rate", "irate", "increase", "resets")
 
 
 def exported_metrics():
-    """{name: "gauge" | "counter"} from src/metrics.rs's collect(), the
+    """{name: "gauge" | "counter"} from src/api/metrics.rs's collect(), the
     source of truth (docs/monitoring.md's table may lag behind it)."""
     found = re.findall(r'\b(gauge|counter)\(\s*"(walrus_[a-z_]+)"', METRICS_RS.read_text())
     metrics = {name: kind for kind, name in found}
-    assert len(metrics) == len(found), "a metric name appears twice in src/metrics.rs"
+    assert len(metrics) == len(found), "a metric name appears twice in src/api/metrics.rs"
     assert len(metrics) >= 20 and "walrus_max_wal_size_bytes" in metrics, f"parsed too few metrics: {metrics}"
     return metrics
 
@@ -203,7 +203,7 @@ def test_alerts_use_only_exported_metrics_as_their_types_allow():
         used = metric_names(rule["expr"])
         walrus = {name for name in used if name.startswith("walrus_")}
         assert walrus, f"{rule['name']} uses no pg_walrus metric: {rule['expr']}"
-        assert walrus <= set(metrics), f"{rule['name']}: not in src/metrics.rs: {walrus - set(metrics)}"
+        assert walrus <= set(metrics), f"{rule['name']}: not in src/api/metrics.rs: {walrus - set(metrics)}"
         assert used - walrus <= EXPORTER_METRICS, f"{rule['name']}: unknown metrics {used - walrus}"
         assert not type_misuse(rule["expr"], metrics), (rule["name"], type_misuse(rule["expr"], metrics))
 
@@ -268,7 +268,7 @@ def test_dashboard_shows_every_metric_filtered_by_instance():
     used = set()
     for title, expr in dashboard_expressions():
         names = metric_names(expr)
-        assert names and names <= set(metrics), f"{title}: not in src/metrics.rs: {names - set(metrics)}"
+        assert names and names <= set(metrics), f"{title}: not in src/api/metrics.rs: {names - set(metrics)}"
         assert not type_misuse(expr, metrics), (title, type_misuse(expr, metrics))
         for name in names:
             assert re.search(rf'\b{name}\{{instance=~"\$instance"\}}', expr), f"{title}: {name} not filtered"

@@ -1,4 +1,4 @@
-"""The test build's clock (src/test_clock.rs): it stands still until a test
+"""The test build's clock (src/pg/test_clock.rs): it stands still until a test
 moves it, a cycle it brings is the worker's ordinary one, only a superuser
 moves it, and the release build has none of it."""
 

@@ -1,6 +1,6 @@
 //! Which checks a change of max_wal_size passes through on its way to
 //! postgresql.auto.conf, by who asked for it. The extension's apply path
-//! (src/apply.rs) follows the [`Route`] this returns; the order of the checks
+//! (src/apply/) follows the [`Route`] this returns; the order of the checks
 //! and who skips which live here, as plain logic with table-driven tests.
 
 pub mod rate_limit;
