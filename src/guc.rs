@@ -68,17 +68,16 @@ impl AlgorithmSetting {
     /// `algorithm_values_are_the_compiled_strategies` also holds the setting's
     /// values to `Strategy::ALL`, names and order).
     fn algorithm(self) -> Strategy {
-        use walrus_strategies::sizing;
         match self {
-            AlgorithmSetting::Multiplicative => Strategy::Multiplicative(sizing::multiplicative::Multiplicative),
+            AlgorithmSetting::Multiplicative => Strategy::Multiplicative(walrus_strategies::Multiplicative),
             #[cfg(feature = "additive")]
-            AlgorithmSetting::Additive => Strategy::Additive(sizing::additive::Additive),
+            AlgorithmSetting::Additive => Strategy::Additive(walrus_strategies::Additive),
             #[cfg(feature = "adaptive")]
-            AlgorithmSetting::Adaptive => Strategy::Adaptive(sizing::adaptive::Adaptive),
+            AlgorithmSetting::Adaptive => Strategy::Adaptive(walrus_strategies::Adaptive),
             #[cfg(feature = "percentile")]
-            AlgorithmSetting::Percentile => Strategy::Percentile(sizing::percentile::Percentile),
+            AlgorithmSetting::Percentile => Strategy::Percentile(walrus_strategies::Percentile),
             #[cfg(feature = "example-strategy")]
-            AlgorithmSetting::Doubling => Strategy::Doubling(sizing::example::Doubling),
+            AlgorithmSetting::Doubling => Strategy::Doubling(walrus_strategies::Doubling),
         }
     }
 }

@@ -49,7 +49,7 @@ with_every_variant! {
 
 impl Strategy {
     /// This strategy's decision with what set its ceiling said
-    /// ([`annotate_ceiling`](crate::sizing::limits::annotate_ceiling)) and the WAL
+    /// (`sizing::limits::annotate_ceiling`) and the WAL
     /// estimate behind it ([`Observation::steady_wal`]):
     /// what the worker, the SQL functions and the simulator ask for.
     pub fn decide_bounded(&self, observation: &Observation, settings: &Settings, state: &StrategyState) -> Decision {

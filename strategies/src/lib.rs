@@ -2,10 +2,10 @@
 //! PostgreSQL dependency and tested with `cargo test` in seconds. The crate
 //! is named for its first tenant, the sizing strategies; it holds every
 //! feature's rules, each in a folder named as the extension's side of it:
-//! [`sizing`] (the strategies and the limits they share), [`evidence`] (what
+//! `sizing` (the strategies and the limits they share), [`evidence`] (what
 //! an interval is judged from), [`early`] reaction, the [`disk`] guard,
 //! [`standby`] mirroring, [`patroni`], time-of-day [`profiles`], and
-//! [`route`](mod@route) (rate limits and who may change what), with the [`simulator`]
+//! `route` (rate limits and who may change what), with the [`simulator`]
 //! that runs them over synthetic traces.
 //!
 //! The extension maps what it reads from PostgreSQL (checkpoint counters, WAL
@@ -25,9 +25,9 @@ pub mod early;
 pub mod evidence;
 pub mod patroni;
 pub mod profiles;
-pub mod route;
+mod route;
 pub mod simulator;
-pub mod sizing;
+mod sizing;
 pub mod standby;
 mod strategy;
 mod units;
@@ -46,7 +46,15 @@ pub use evidence::observation::{Observation, Settings, count_quiet};
 pub use evidence::state::{IntervalSample, StrategyState};
 pub use route::rate_limit::{Blocked, RECENT_CHANGES, RateLimits, RecentChanges};
 pub use route::{ApplyVia, ChangeKind, RateVerdict, Route, Urgency, Withheld, rate_verdict, route};
+#[cfg(feature = "adaptive")]
+pub use sizing::adaptive::Adaptive;
+#[cfg(feature = "additive")]
+pub use sizing::additive::Additive;
+#[cfg(feature = "example-strategy")]
+pub use sizing::example::Doubling;
 pub use sizing::limits::{GrowOutcome, bounded_grow, saturating_size_mb};
 pub use sizing::multiplicative::Multiplicative;
+#[cfg(feature = "percentile")]
+pub use sizing::percentile::Percentile;
 pub use sizing::shrink::{recent_wal_need_mb, shrink};
 pub use strategy::SizingStrategy;

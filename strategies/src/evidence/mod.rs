@@ -15,14 +15,14 @@
 //! when the interval began. The rest must not grow the size.
 //!
 //! The folder holds everything an interval is judged from: the
-//! [`observation`] and the settings it is judged with, this evidence rule,
+//! `observation` and the settings it is judged with, this evidence rule,
 //! the full-page-image estimate ([`full_pages`]), the confidence a
-//! strategy's evidence earns ([`confidence`]), and what every strategy
+//! strategy's evidence earns (`confidence`), and what every strategy
 //! remembers between intervals ([`state`]).
 
-pub mod confidence;
+pub(crate) mod confidence;
 pub mod full_pages;
-pub mod observation;
+pub(crate) mod observation;
 pub mod state;
 
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! (src/apply/) follows the [`Route`] this returns; the order of the checks
 //! and who skips which live here, as plain logic with table-driven tests.
 
-pub mod rate_limit;
+pub(crate) mod rate_limit;
 
 use crate::{Action, Blocked, Settings};
 

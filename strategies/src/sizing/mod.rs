@@ -4,17 +4,17 @@
 //! rule, and the WAL-target steering of the WAL-based strategies. The one list
 //! of compiled strategies is `Strategy` (strategies/src/compiled.rs).
 
-pub mod limits;
-pub mod multiplicative;
-pub mod shrink;
+pub(crate) mod limits;
+pub(crate) mod multiplicative;
+pub(crate) mod shrink;
 #[cfg(any(feature = "adaptive", feature = "percentile"))]
-pub mod target;
+pub(crate) mod target;
 
 #[cfg(feature = "adaptive")]
-pub mod adaptive;
+pub(crate) mod adaptive;
 #[cfg(feature = "additive")]
-pub mod additive;
+pub(crate) mod additive;
 #[cfg(feature = "example-strategy")]
-pub mod example;
+pub(crate) mod example;
 #[cfg(feature = "percentile")]
-pub mod percentile;
+pub(crate) mod percentile;
