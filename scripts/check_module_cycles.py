@@ -22,8 +22,11 @@ import sys
 from pathlib import Path
 
 TESTS = re.compile(r"#\[cfg\(test\)\]\s*mod tests")
-CRATE = re.compile(r"\bcrate::")
-REEXPORT = re.compile(r"pub use ([\w:]+?)::\{?([^;}]*)\}?;")
+BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+# `crate::`, or `super::` (one or more), the start of a path to resolve.
+ANCHOR = re.compile(r"\b(crate|(?:super::)*super)::")
+# `pub use a::b::{X, Y};` or `pub use a::b::X;`: the module path, the names.
+REEXPORT = re.compile(r"pub use ((?:\w+::)*\w+)::(\{[^}]*\}|\w+);")
 # Layer rules for a crate root whose folder is named `src` with a `pg/`:
 # (modules the rule applies to, modules they may not import, why).
 LAYERS = [
@@ -41,7 +44,7 @@ LAYERS = [
 
 
 def code_of(path: Path) -> str:
-    text = TESTS.split(path.read_text())[0]
+    text = BLOCK_COMMENT.sub(" ", TESTS.split(path.read_text())[0])
     return "\n".join(line.split("//")[0] for line in text.splitlines())
 
 
@@ -56,36 +59,52 @@ def module_of(root: Path, path: Path) -> str | None:
     return "::".join(parts)
 
 
-def use_paths(text: str) -> list[str]:
-    """Every path written after `crate::`, groups expanded:
-    `crate::{pg::clock, record::{entry, history}}` gives pg::clock,
+def use_paths(text: str, module: str = "") -> list[str]:
+    """Every path written after `crate::` (or `super::`, resolved from
+    `module`), groups expanded and renames dropped:
+    `crate::{pg::clock as c, record::{entry, history}}` gives pg::clock,
     record::entry and record::history."""
     paths = []
-    for match in CRATE.finditer(text):
-        paths.extend(_tree(text, match.end(), "")[0])
+    for match in ANCHOR.finditer(text):
+        prefix = ""
+        if match.group(1) != "crate":
+            ups = match.group(1).count("super")
+            parts = module.split("::") if module else []
+            # A file module's `super` is its folder's module.
+            base = parts[: max(0, len(parts) - ups)]
+            prefix = "::".join(base) + "::" if base else ""
+        paths.extend(_tree(text, match.end(), prefix)[0])
     return paths
 
 
 def _tree(text: str, i: int, prefix: str) -> tuple[list[str], int]:
     if text.startswith("{", i):
         found, i = [], i + 1
-        while True:
+        while i < len(text):
             i = _skip_space(text, i)
             if text.startswith("}", i):
                 return found, i + 1
-            sub, i = _tree(text, i, prefix)
+            sub, after = _tree(text, i, prefix)
             found.extend(sub)
-            i = _skip_space(text, i)
+            i = _skip_space(text, after)
             if text.startswith(",", i):
                 i += 1
-    ident = re.match(r"\w+|\*", text[i:])
+            elif after == i and not text.startswith("}", i):
+                i += 1  # a token no path starts with: step over it
+        return found, i
+    ident = re.match(r"(?:r#)?\w+|\*", text[i:])
     if not ident:
         return ([prefix.rstrip(":")] if prefix else []), i
-    name, i = ident.group(0), i + len(ident.group(0))
+    name, i = ident.group(0).removeprefix("r#"), i + len(ident.group(0))
     path = prefix + name
     if text.startswith("::", i):
         return _tree(text, i + 2, path + "::")
-    return [path], i
+    rename = re.match(r"\s+as\s+\w+", text[i:])
+    if rename:
+        i += len(rename.group(0))
+    if name in ("self", "*"):
+        path = prefix.rstrip(":")
+    return ([path] if path else []), i
 
 
 def _skip_space(text: str, i: int) -> int:
@@ -102,10 +121,11 @@ def module_graph(root: Path) -> dict[str, set[str]]:
         name: module
         for module, names in REEXPORT.findall(code_of(root / "lib.rs"))
         for name in re.findall(r"\w+", names)
+        if name != "self"
     }
     graph: dict[str, set[str]] = {module: set() for module in modules}
     for module, path in files.items():
-        for used in use_paths(code_of(path)):
+        for used in use_paths(code_of(path), module):
             target = resolve(used, modules, reexported)
             if target and target != module and not module.startswith(target + "::"):
                 graph[module].add(target)

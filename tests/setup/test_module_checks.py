@@ -50,3 +50,34 @@ def test_a_cycle_across_folders_is_reported_once(tmp_path):
     )
     assert check.cycles(check.module_graph(root)) == {("apply", "record::history")}
     assert check.main([str(root)]) == 1
+
+
+def test_renames_comments_and_super_paths_are_read_as_rust_does(tmp_path):
+    root = crate(
+        tmp_path,
+        {
+            # A comment inside a group, a raw identifier and a rename: no hang,
+            # and `as worker` is a name, not an import of worker/.
+            "api.rs": "use crate::{pg::clock as worker, /* guc */ pg::r#server};\n",
+            "pg/clock.rs": "",
+            "pg/server.rs": "use super::super::guc::Setting;\n",
+            "guc.rs": "",
+            "worker/mod.rs": "",
+        },
+    )
+    graph = check.module_graph(root)
+    assert graph["api"] == {"pg::clock", "pg::server"}
+    assert check.layer_violations(graph) == ["pg::server imports guc: pg/ imports only pg/"]
+
+
+def test_a_name_the_root_reexports_resolves_to_the_module_that_defines_it(tmp_path):
+    root = crate(
+        tmp_path,
+        {
+            "lib.rs": "mod pg;\nmod evidence;\npub use evidence::observation::{Observation, Settings};\n",
+            "evidence/mod.rs": "pub mod observation;\n",
+            "evidence/observation.rs": "use crate::sizing::Thing;\n",
+            "sizing.rs": "use crate::Settings;\n",
+        },
+    )
+    assert check.cycles(check.module_graph(root)) == {("evidence::observation", "sizing")}
