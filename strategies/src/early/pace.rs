@@ -12,9 +12,10 @@
 //! size the pace needs ([`decide`]).
 //!
 //! What never grows here: a burst shorter than the confirmation window; a
-//! manual `CHECKPOINT` (it writes no WAL: the pace does not move, and the
-//! redo point it moves only pushes the trigger away); a pace that the next
-//! time-triggered checkpoint comes before. The disk ceiling and `walrus.max`
+//! manual `CHECKPOINT` alone (it writes no WAL: the pace does not move; during
+//! a load it moves the redo point, pushing the trigger away, and restarts the
+//! checkpointer's timeout as PostgreSQL does, which the projection follows);
+//! a pace that the next time-triggered checkpoint comes before. The disk ceiling and `walrus.max`
 //! bound the size as for any growth ([`bounded_grow`]); the apply path then
 //! treats the change as any automatic one (enable, dry run, recommend-only,
 //! rate limits).
@@ -110,19 +111,21 @@ impl PaceWatch {
     /// [`PACE_WINDOW_SECS`] is not a storm's, the run of storm pace ends: the
     /// confirmation window starts again when it comes back.
     pub fn glance(&mut self, glance: Glance, current_size_mb: i32, settings: &Settings) {
+        // A gap longer than a calm glance or two (the worker was busy with a
+        // cycle, or looks were off) is time nobody watched: the pace starts
+        // afresh rather than count it as held, and a checkpoint that started
+        // in it has no known time (dating it now could make the next timed
+        // one look further away than it is).
+        let stale = self
+            .recent
+            .back()
+            .is_some_and(|previous| glance.at_secs - previous.at_secs > super::STALE_AFTER_SECS);
         if let Some(previous) = self.recent.back()
             && glance.redo_lsn != previous.redo_lsn
         {
-            self.checkpoint_seen_at = Some(glance.at_secs);
+            self.checkpoint_seen_at = (!stale).then_some(glance.at_secs);
         }
-        // A gap longer than a calm glance or two (the worker was busy with a
-        // cycle, or looks were off) is time nobody watched: the pace starts
-        // afresh rather than count it as held.
-        if self
-            .recent
-            .back()
-            .is_some_and(|previous| glance.at_secs - previous.at_secs > super::STALE_AFTER_SECS)
-        {
+        if stale {
             self.recent.clear();
             self.storm_since = None;
         }
@@ -136,7 +139,9 @@ impl PaceWatch {
         if !storm {
             self.storm_since = None;
         } else if self.storm_since.is_none() {
-            self.storm_since = self.recent.front().map(|oldest| oldest.at_secs);
+            // Counted from this glance: the window may reach back before the
+            // WAL began, and the held time must not be overstated.
+            self.storm_since = Some(glance.at_secs);
         }
     }
 
@@ -167,11 +172,15 @@ impl PaceWatch {
     }
 
     /// The projection from the latest glance, at `current_size_mb`.
-    /// `checkpoint_age_secs` is how long ago the latest checkpoint started
-    /// as the server last recorded it (pg_control's checkpoint time): used
-    /// until the glances see a checkpoint start themselves. An older time
-    /// only brings the time-triggered checkpoint nearer, so it can hold a
-    /// grow back, never start one. `None` before a storm has a pace.
+    /// `checkpoint_age_secs` is how long ago the checkpointer's timeout
+    /// last started counting as the server records it: the latest
+    /// checkpoint's time in pg_control, or the server's start if later. It is
+    /// used until the glances see a checkpoint start themselves. The
+    /// checkpointer tries a timed checkpoint every `checkpoint_timeout` and
+    /// skips it on an idle server, keeping the cadence, so an age past the
+    /// timeout is taken modulo it. An older time only brings the
+    /// time-triggered checkpoint nearer, so it can hold a grow back, never
+    /// start one. `None` before a storm has a pace.
     pub fn projection(
         &self,
         current_size_mb: i32,
@@ -184,24 +193,32 @@ impl PaceWatch {
         let pace = wal / secs;
         let to_trigger =
             trigger_lsn(newest.redo_lsn, current_size_mb, settings).saturating_sub(newest.insert_lsn) as f64;
+        let timeout = settings.checkpoint_timeout_secs;
         let age = self
             .checkpoint_seen_at
             .map_or(checkpoint_age_secs, |at| newest.at_secs - at)
             .max(0.0);
+        let age = if timeout > 0.0 && age >= timeout {
+            age % timeout
+        } else {
+            age
+        };
         Some(Projection {
             pace_bytes_per_sec: pace,
             held_secs: newest.at_secs - storm_since,
             to_trigger_bytes: to_trigger,
             secs_to_trigger: if pace > 0.0 { to_trigger / pace } else { f64::INFINITY },
-            secs_to_timed: (settings.checkpoint_timeout_secs - age).max(0.0),
+            secs_to_timed: (timeout - age).max(0.0),
         })
     }
 }
 
-/// The WAL position at which PostgreSQL requests a checkpoint by volume:
-/// when the insert position's segment reaches the redo point's segment plus
-/// `CheckPointSegments - 1` (XLogCheckpointNeeded in xlog.c), that is, the
-/// start of the redo point's segment plus the trigger distance.
+/// The earliest WAL position at which PostgreSQL may request a checkpoint by
+/// volume: the start of the redo point's segment plus the trigger distance
+/// (`CheckPointSegments - 1` segments, `evidence::trigger_distance_bytes`).
+/// XLogWrite asks XLogCheckpointNeeded as it finishes a segment, so the
+/// request comes up to one segment later: projecting to here errs by at most
+/// a segment towards growing early, never late.
 pub fn trigger_lsn(redo_lsn: u64, max_wal_size_mb: i32, settings: &Settings) -> u64 {
     let segment = (f64::from(settings.wal_segment_mb.max(1)) * BYTES_PER_MB) as u64;
     (redo_lsn / segment * segment).saturating_add(trigger_distance_bytes(max_wal_size_mb, settings) as u64)

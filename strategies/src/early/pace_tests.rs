@@ -56,22 +56,24 @@ fn a_steady_load_at_one_gigabyte_grows_once_the_pace_has_held_eight_seconds() {
     // that started 20 s ago (pg_control), a 5-minute timeout.
     let s = settings();
     let mut watch = PaceWatch::default();
-    glances(&mut watch, 0.0, 7.5, 100.0, 10.0, 0.0);
+    glances(&mut watch, 0.0, 7.75, 100.0, 10.0, 0.0);
     let early = watch.projection(1024, 20.0, &s).unwrap();
     assert!((early.pace_bytes_per_sec / MB - 10.0).abs() < 0.01, "{early:?}");
-    assert!(early.held_secs < CONFIRM_SECS && !early.calls_for_growth(), "{early:?}");
+    // Held from the first glance that saw the WAL, a quarter second in.
+    assert_eq!(early.held_secs, 7.5);
+    assert!(!early.calls_for_growth(), "{early:?}");
     assert!(
         decide(&early, 1.0, 1024, &s).is_none(),
         "not before the confirmation window"
     );
 
-    glances(&mut watch, 7.75, 8.0, 177.5, 10.0, 0.0);
+    glances(&mut watch, 8.0, 8.25, 180.0, 10.0, 0.0);
     let confirmed = watch.projection(1024, 20.0, &s).unwrap();
     assert_eq!(confirmed.held_secs, 8.0);
-    // 512 MB trigger, 180 MB written: 332 MB left, 33 s at 10 MB/s, well
+    // 512 MB trigger, 182.5 MB written: 329.5 MB left, 33 s at 10 MB/s, well
     // before the time-triggered checkpoint 280 s away.
-    assert_eq!(confirmed.to_trigger_bytes, 332.0 * MB);
-    assert!((confirmed.secs_to_trigger - 33.2).abs() < 0.01, "{confirmed:?}");
+    assert_eq!(confirmed.to_trigger_bytes, 329.5 * MB);
+    assert!((confirmed.secs_to_trigger - 32.95).abs() < 0.01, "{confirmed:?}");
     assert_eq!(confirmed.secs_to_timed, 280.0);
     assert!(confirmed.calls_for_growth());
 
@@ -89,7 +91,7 @@ fn a_steady_load_at_one_gigabyte_grows_once_the_pace_has_held_eight_seconds() {
     );
     assert!(grow.reason.contains("WAL at 10.0 MB/s for 8 s"), "{}", grow.reason);
     let meta = &grow.metadata["pace_growth"];
-    assert_eq!(meta["to_trigger_mb"], 332.0);
+    assert_eq!(meta["to_trigger_mb"], 330.0);
     assert_eq!(meta["sec_to_timed_checkpoint"], 280.0);
     assert_eq!(meta["wal_per_timeout_mb"], 3000.0);
 }
@@ -286,6 +288,39 @@ fn time_nobody_watched_is_not_a_pace_held() {
     assert!(watch.projection(1024, 0.0, &s).is_none(), "one glance is no pace");
     glances(&mut watch, 30.25, 33.0, 400.0, 10.0, 0.0);
     let projection = watch.projection(1024, 0.0, &s).unwrap();
-    assert_eq!(projection.held_secs, 3.0, "held since the glance after the gap");
+    // The helper's load starts at its first glance (30.25 s), so the first
+    // glance to see WAL is at 30.5 s.
+    assert_eq!(
+        projection.held_secs, 2.5,
+        "held since the first glance after the gap that saw WAL"
+    );
     assert!(!projection.calls_for_growth());
+}
+
+#[test]
+fn an_idle_servers_skipped_checkpoints_keep_the_timeout_cadence() {
+    // pg_control's checkpoint is 700 s old at a 300 s timeout: the
+    // checkpointer has tried (and skipped) one every 300 s since, so the
+    // next comes 200 s from now, not at once.
+    let s = settings();
+    let mut watch = PaceWatch::default();
+    glances(&mut watch, 0.0, 9.0, 0.0, 10.0, 0.0);
+    let projection = watch.projection(1024, 700.0, &s).unwrap();
+    assert!((projection.secs_to_timed - 200.0).abs() < 1e-9, "{projection:?}");
+    assert!(projection.calls_for_growth());
+}
+
+#[test]
+fn a_checkpoint_start_nobody_saw_is_not_dated() {
+    // The redo point moved during a gap of 10 s without glances: when the
+    // checkpoint started is unknown, and the server's time is used again.
+    let s = settings();
+    let mut watch = PaceWatch::default();
+    let reached = glances(&mut watch, 0.0, 1.0, 0.0, 10.0, 0.0);
+    glances(&mut watch, 11.0, 20.0, reached, 10.0, reached);
+    assert!(!watch.knows_checkpoint_start());
+    assert!((watch.projection(1024, 290.0, &s).unwrap().secs_to_timed - 10.0).abs() < 1e-9);
+    // Seen between two glances, it is dated.
+    glances(&mut watch, 20.25, 20.5, reached + 92.5, 10.0, reached + 92.5);
+    assert!(watch.knows_checkpoint_start());
 }
