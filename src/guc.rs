@@ -282,7 +282,7 @@ pub fn init(preloading: bool) {
         c"Grows max_wal_size before the first forced checkpoint when the WAL's pace will reach the checkpoint trigger.",
         c"While WAL comes fast enough to force checkpoints, the worker projects the WAL since the last checkpoint's \
           redo point to the trigger at the pace of the last 2 seconds; when that comes before the next time-triggered \
-          checkpoint and the pace has held 5 seconds, it grows to the size the pace needs. walrus.threshold keeps its \
+          checkpoint and the pace has held 8 seconds, it grows to the size the pace needs. walrus.threshold keeps its \
           meaning for the reactive rule.",
         &PACE_GROWTH,
         GucContext::Sighup,

@@ -22,6 +22,13 @@ pub struct Watch {
     /// checkpoint seen starting in one interval dates the next), lent to
     /// each interval's watch.
     pace: PaceWatch,
+    /// The server's checkpoint age, read once per redo point (a failed read
+    /// too, so that it is not retried four times a second): the redo point,
+    /// when it was read (monotonic seconds), the age then.
+    server_age: Option<(u64, f64, Option<f64>)>,
+    /// A pace-based grow this interval was not applied (recommend-only, a
+    /// failed write, rate limits): no other until the interval's cycle.
+    pace_held: bool,
 }
 
 /// What a due glance found.
@@ -47,7 +54,15 @@ impl Watch {
             glances: Glances::starting(now_secs, looking.then(server::wal_insert_lsn)),
             looks: Looks::starting(looking && guc::early_reaction()),
             pace,
+            server_age: None,
+            pace_held: false,
         }
+    }
+
+    /// The pace-based grow just tried was not applied: none again before the
+    /// interval's cycle (each try would log, record and notify again).
+    pub fn hold_pace(&mut self) {
+        self.pace_held = true;
     }
 
     /// The pace rule's glances, back to the worker at the interval's end.
@@ -105,44 +120,46 @@ impl Watch {
         Glanced::Nothing
     }
 
-    /// Pace-based growth's decision, once per checkpoint cycle: the
-    /// projection from the glances alone first (no transaction while it
-    /// calls for nothing), then, when it calls for growth, the checkpoint's
-    /// age from pg_control if the glances have not seen it start, and the
-    /// full-page-image share of the interval so far to size from.
+    /// Pace-based growth's decision, once per checkpoint cycle. The
+    /// projection from the glances alone first (no transaction while it calls
+    /// for nothing); then, if the glances have not seen the checkpoint start,
+    /// the server's checkpoint age (one read per redo point); then, once per
+    /// checkpoint cycle, the full-page-image share of the interval so far to
+    /// size from.
     fn grow_at_pace(&mut self, current_mb: i32) -> Option<Decision> {
-        if !self.pace.may_decide() {
+        if self.pace_held || !self.pace.may_decide() {
             return None;
         }
         let regime = Regime::now();
         let settings = &regime.settings;
-        // The glances' own checkpoint start, or none yet: then 0 s (the
-        // timed checkpoint a whole timeout away) only to ask whether the
-        // pace calls for anything at all.
-        let projection = self.pace.projection(current_mb, 0.0, settings)?;
-        if !projection.calls_for_growth() || current_mb >= settings.ceiling_mb() || !automatic_change_allowed() {
+        // Age 0: the timed checkpoint a whole timeout away, the most any
+        // age allows; if even that calls for nothing, nothing does.
+        let hopeful = self.pace.projection(current_mb, 0.0, settings)?;
+        if !hopeful.calls_for_growth() || current_mb >= settings.ceiling_mb() || !automatic_change_allowed() {
             return None;
         }
-        let (age, share) = txn::guarded(|| {
-            let age = server::checkpoint_age_secs();
-            let share = stats::read_now()
-                .and_then(|reading| sizing::observe(&shmem::snapshot(), &reading, settings))
-                .filter(|observation| observation.wal_bytes > 0.0)
-                .map(|observation| observation.sizing_wal_bytes(settings) / observation.wal_bytes);
-            (age, share)
-        })
-        .ok()?;
         let projection = if self.pace.knows_checkpoint_start() {
-            projection
+            hopeful
         } else {
             // Not knowing when the checkpoint started, a timed one may come
             // at once: no growth on a guess.
-            self.pace
-                .projection(current_mb, age.unwrap_or(settings.checkpoint_timeout_secs), settings)?
+            let age = self.server_checkpoint_age()?;
+            self.pace.projection(current_mb, age, settings)?
         };
-        let decision = pace::decide(&projection, share.unwrap_or(1.0), current_mb, settings)?;
+        if !projection.calls_for_growth() {
+            return None;
+        }
+        // From here, once per checkpoint cycle: the stats are read once.
         self.pace.decided();
-        Some(decision)
+        let share = txn::guarded(|| {
+            stats::read_now()
+                .and_then(|reading| sizing::observe(&shmem::snapshot(), &reading, settings))
+                .filter(|observation| observation.wal_bytes > 0.0)
+                .map(|observation| observation.sizing_wal_bytes(settings) / observation.wal_bytes)
+        })
+        .ok()
+        .flatten();
+        pace::decide(&projection, share.unwrap_or(1.0), current_mb, settings)
     }
 
     fn look(&mut self) -> bool {
@@ -186,6 +203,21 @@ impl Watch {
                 observation.wal_bytes,
             )
             .is_some_and(|look| should_react(&look, observation.current_size_mb, settings))
+    }
+
+    /// The server's checkpoint age now (`server::checkpoint_age_secs`), read
+    /// once per redo point and aged on the monotonic clock since.
+    fn server_checkpoint_age(&mut self) -> Option<f64> {
+        let redo = server::redo_lsn();
+        let now = apply::now_secs();
+        if let Some((at_redo, read_at, age)) = self.server_age
+            && at_redo == redo
+        {
+            return age.map(|age| age + (now - read_at));
+        }
+        let age = txn::guarded(server::checkpoint_age_secs).ok().flatten();
+        self.server_age = Some((redo, now, age));
+        age
     }
 }
 

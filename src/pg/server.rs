@@ -54,13 +54,17 @@ pub fn redo_lsn() -> u64 {
     unsafe { pg_sys::GetRedoRecPtr() }
 }
 
-/// Seconds since the latest completed checkpoint started, as pg_control
-/// records it (`pg_control_checkpoint()`). Inside a transaction. While a
-/// checkpoint is in progress this is the previous one's age: older than the
-/// truth, never younger.
+/// Seconds since the checkpointer's timeout last started counting, as the
+/// server records it: the latest completed checkpoint's start in pg_control,
+/// or the server's start if later (the checkpointer starts counting when it
+/// starts, and a clean start writes no checkpoint). Inside a transaction.
+/// While a checkpoint is in progress this is the previous one's age: older
+/// than the truth, never younger.
 pub fn checkpoint_age_secs() -> Option<f64> {
     pgrx::Spi::get_one::<f64>(
-        "SELECT extract(epoch FROM pg_catalog.now() - checkpoint_time)::float8 FROM pg_catalog.pg_control_checkpoint()",
+        "SELECT extract(epoch FROM pg_catalog.now() - \
+         pg_catalog.greatest(checkpoint_time, pg_catalog.pg_postmaster_start_time()))::float8 \
+         FROM pg_catalog.pg_control_checkpoint()",
     )
     .ok()
     .flatten()

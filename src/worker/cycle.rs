@@ -59,8 +59,9 @@ impl Worker {
     /// Applies a pace-based grow (walrus.pace_growth) as the automatic
     /// change it is: the one apply path, the rate limits of a grow that can
     /// wait (a storm's grow after forced checkpoints is the one that passes
-    /// them), history and NOTIFY with the pace's reason.
-    pub(super) fn grow_at_pace(&mut self, decision: Decision) {
+    /// them), history and NOTIFY with the pace's reason. True when it took
+    /// effect (written, or sent to Patroni).
+    pub(super) fn grow_at_pace(&mut self, decision: Decision) -> bool {
         log!("pg_walrus: growing ahead of the WAL's pace: {}", decision.reason);
         shmem::update(|state| state.last_recommendation_mb = decision.new_size_mb);
         let new_size_mb = decision.new_size_mb;
@@ -79,9 +80,17 @@ impl Worker {
                 // The glances that follow judge the pace at the new size.
                 reload_configuration();
                 self.writer.publish_size(new_size_mb);
+                true
             }
-            apply::Outcome::Sent(_) | apply::Outcome::RecommendOnly(_) => self.failed = None,
-            apply::Outcome::Failed | apply::Outcome::Superseded | apply::Outcome::Held | apply::Outcome::DryRun => {}
+            apply::Outcome::Sent(_) => {
+                self.failed = None;
+                true
+            }
+            apply::Outcome::RecommendOnly(_)
+            | apply::Outcome::Failed
+            | apply::Outcome::Superseded
+            | apply::Outcome::Held
+            | apply::Outcome::DryRun => false,
         }
     }
 

@@ -106,7 +106,13 @@ fn run_as_primary(worker: &mut Worker) {
                 // is noticed within seconds, not at the interval's end.
                 Wake::DiskCheck => worker.check_disk(),
                 // A pace-based grow is applied at once; the interval goes on.
-                Wake::PaceGrow(decision) => worker.grow_at_pace(*decision),
+                Wake::PaceGrow(decision) => {
+                    if !worker.grow_at_pace(*decision)
+                        && let Some(watch) = watch.as_mut()
+                    {
+                        watch.hold_pace();
+                    }
+                }
                 wake => break wake,
             }
         };
