@@ -7,7 +7,10 @@ folder's `mod.rs` is the folder's module), collects the `crate::...` paths it
 uses outside comments and its unit tests, resolves each to the module that
 defines it (names the crate root re-exports, `pub use module::Name`, to their
 module), and reports every cycle. A text scan, not a compiler: it is meant to
-catch a new cycle in review, cheaply.
+catch a new cycle in review, cheaply. It reads only paths written from
+`crate::` or `super::`: a path through a name imported earlier
+(`use crate::patroni;` then `patroni::state::X`) counts as an import of the
+folder's module alone.
 
 The extension's layering (src/ only):
 - `pg/` (PostgreSQL primitives) imports nothing outside `pg/`;

@@ -11,11 +11,13 @@ import matplotlib.pyplot as plt
 
 with open(sys.argv[1]) as f:
     data = json.load(f)
+# Runs saved before the start size was a knob started at 64 MB.
+start_mb = data.get("start_mb", 64)
 fig, (sizes, forced) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
 for config, runs in data["results"].items():
     intervals = runs[0]["intervals"]
     xs = list(range(1, len(intervals) + 1))
-    start = data["oracle_mb"] if config == "oracle" else 64
+    start = data["oracle_mb"] if config == "oracle" else start_mb
     # A size read at the end of interval k holds from k on; the last one gets
     # half an interval of width so that a change at the final wake shows.
     ys = [start] + [i["max_wal_size_mb"] for i in intervals]
@@ -30,7 +32,7 @@ forced.set_xlabel(f"interval ({data['seconds'] // len(intervals)} s each) from t
 for ax in (sizes, forced):
     ax.grid(alpha=0.3)
 fig.suptitle(
-    f"pgbench TPC-B, PostgreSQL {data['version']}, fsync {data.get('fsync', 'off')}, start 64 MB "
+    f"pgbench TPC-B, PostgreSQL {data['version']}, fsync {data.get('fsync', 'off')}, start {start_mb} MB "
     f"(dashed: oracle {data['oracle_mb']} MB)"
 )
 fig.tight_layout()
