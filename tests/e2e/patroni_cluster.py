@@ -406,9 +406,7 @@ class PatroniCluster:
                 os.killpg(self.etcd.pid, signal.SIGKILL)
         # Postmasters whose Patroni was killed stop on SIGQUIT; give them a moment.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(
-            m.postmaster_pid() and _alive(m.postmaster_pid()) for m in self.members
-        ):
+        while time.monotonic() < deadline and any(_alive(m.postmaster_pid()) for m in self.members):
             time.sleep(0.5)
         if os.environ.get("WALRUS_KEEP_PATRONI"):
             print(f"kept {self.root}")
@@ -442,7 +440,11 @@ class PatroniCluster:
         self.close()
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int | None) -> bool:
+    """Whether `pid` (read once: postmaster.pid may go between two reads, as
+    a stopping postmaster removes it) is a live process; None is not."""
+    if pid is None:
+        return False
     try:
         os.kill(pid, 0)
         return True
