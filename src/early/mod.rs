@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use pgrx::prelude::*;
+
 use walrus_strategies::early::pace::{self, PaceWatch};
 use walrus_strategies::early::{Glances, Looks, should_react};
 use walrus_strategies::{ChangeKind, Decision, RateVerdict, Urgency, rate_verdict};
@@ -215,7 +217,15 @@ impl Watch {
         {
             return age.map(|age| age + (now - read_at));
         }
-        let age = txn::guarded(server::checkpoint_age_secs).ok().flatten();
+        let age = match txn::guarded(server::checkpoint_age_secs) {
+            Ok(age) => age,
+            Err(error) => {
+                // Said once per redo point: the read is not retried until
+                // the next checkpoint, and no pace-based grow comes before.
+                debug1!("pg_walrus: could not read the checkpoint's age for pace-based growth: {error}");
+                None
+            }
+        };
         self.server_age = Some((redo, now, age));
         age
     }

@@ -63,7 +63,7 @@ pub fn redo_lsn() -> u64 {
 pub fn checkpoint_age_secs() -> Option<f64> {
     pgrx::Spi::get_one::<f64>(
         "SELECT extract(epoch FROM pg_catalog.now() - \
-         pg_catalog.greatest(checkpoint_time, pg_catalog.pg_postmaster_start_time()))::float8 \
+         GREATEST(checkpoint_time, pg_catalog.pg_postmaster_start_time()))::float8 \
          FROM pg_catalog.pg_control_checkpoint()",
     )
     .ok()
