@@ -31,7 +31,7 @@ use crate::{Action, Decision, GrowOutcome, Settings, bounded_grow};
 /// [`PACE_WINDOW_SECS`], before it counts: 8 seconds. The window still sees
 /// a burst for its 2 s after it ends, so a burst must last about 6 s to
 /// count: the noise of a busy server (a bulk statement, a batch commit of a
-/// few seconds; the benchmark's noise run makes 3 s bursts) never grows the
+/// few seconds, like the bursts of the noise run) never grows the
 /// size. A load that reaches the trigger in less met a size far too small
 /// for it, which early reaction's reactive rule answers after its forced
 /// checkpoints; at 1 GB a pgbench TPC-B load has about 50 s to the trigger,
