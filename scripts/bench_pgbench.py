@@ -26,8 +26,11 @@ Environment:
                             not depend on pg_walrus's build)
   WALRUS_BENCH_START_MB     max_wal_size at the start of the pg_walrus and
                             static runs (64; PostgreSQL's default is 1024)
-  WALRUS_BENCH_TIMEOUT      checkpoint_timeout and the sampling interval, in
-                            seconds (30)
+  WALRUS_BENCH_TIMEOUT      checkpoint_timeout, in seconds (30)
+  WALRUS_BENCH_SAMPLE       seconds between two samples of the counters (the
+                            timeout: one sample per worker interval); at a
+                            5-minute timeout, 30 s shows when in the cycle a
+                            checkpoint was forced
 
 The first decision at a 5-minute checkpoint_timeout is measured by
 scripts/bench_first_decision.sh.
@@ -62,6 +65,7 @@ START_MB = int(os.environ.get("WALRUS_BENCH_START_MB", "64"))
 STATIC = f"static-{START_MB}MB"
 CONFIGS = ["oracle", STATIC, *STRATEGIES, *(f"{s}+pace" for s in STRATEGIES)]
 INTERVAL = int(os.environ.get("WALRUS_BENCH_TIMEOUT", "30"))
+SAMPLE = int(os.environ.get("WALRUS_BENCH_SAMPLE", str(INTERVAL)))
 SCALE, CLIENTS = 20, 4
 BASE = {
     "checkpoint_timeout": f"'{INTERVAL}s'",
@@ -133,8 +137,9 @@ def run(config: str, max_wal_size_mb: int) -> dict:
         began = time.monotonic()
         previous = counters(cluster)
         intervals = []
-        for k in range(1, SECONDS // INTERVAL + 1):
-            time.sleep(max(0.0, began + k * INTERVAL - time.monotonic()))
+        began_at = cluster.one("SELECT now()") if walrus else None
+        for k in range(1, SECONDS // SAMPLE + 1):
+            time.sleep(max(0.0, began + k * SAMPLE - time.monotonic()))
             now = counters(cluster)
             intervals.append(
                 {
@@ -145,6 +150,20 @@ def run(config: str, max_wal_size_mb: int) -> dict:
                 }
             )
             previous = now
+        # The decisions, seconds from the load's start: when a grow came
+        # against when the checkpoints were forced.
+        decisions = (
+            [
+                {"at_s": float(at), "action": action, "old_mb": old, "new_mb": new, "strategy": strategy}
+                for at, action, old, new, strategy in cluster.sql(
+                    'SELECT extract(epoch FROM "timestamp" - %s), action, old_size_mb, new_size_mb, '
+                    "metadata->>'strategy' FROM walrus.history ORDER BY id",
+                    (began_at,),
+                )
+            ]
+            if walrus
+            else []
+        )
         out = load.communicate(timeout=120)[0]
         tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
         latencies = []
@@ -158,6 +177,7 @@ def run(config: str, max_wal_size_mb: int) -> dict:
         return {
             "config": config,
             "intervals": intervals,
+            "decisions": decisions,
             "tps": tps,
             "p99_ms": p99,
             "wal_bytes": sum(i["wal_bytes"] for i in intervals),
@@ -201,6 +221,7 @@ def main():
                         "fsync": FSYNC,
                         "start_mb": START_MB,
                         "checkpoint_timeout": INTERVAL,
+                        "sample_s": SAMPLE,
                         "oracle_mb": oracle_mb,
                         "probe": probe,
                         "results": results,
