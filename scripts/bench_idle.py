@@ -21,9 +21,18 @@ pg_file_settings (is there a postgresql.auto.conf line to remove?): the
 last configuration is the default one with that setting, so its cost is the
 difference to the first. Idle, nothing is sent to Patroni.
 
+Pace-based growth (walrus.pace_growth) reads the redo point with each glance
+(one more word of shared memory under the same spinlock): the default
+configuration runs with it on and off.
+
     scripts/bench_idle.sh [version] [rounds] [seconds-per-run]
+
+WALRUS_IDLE_MODES picks configurations by name (comma separated; every one
+by default): default, early-off, guard-off, early-off-guard-off, patroni,
+pace-off. The cost lines need both configurations they compare.
 """
 
+import os
 import statistics
 import sys
 import time
@@ -35,14 +44,17 @@ from pgcluster import Cluster
 VERSION = sys.argv[1] if len(sys.argv) > 1 else "15"
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
 SECONDS = int(sys.argv[3]) if len(sys.argv) > 3 else 120
-# (walrus.early_reaction, walrus.max_wal_disk_fraction, walrus.apply_via)
-MODES = (
-    ("on", "0.25", "alter_system"),
-    ("off", "0.25", "alter_system"),
-    ("on", "0", "alter_system"),
-    ("off", "0", "alter_system"),
-    ("on", "0.25", "patroni"),
-)
+# name: (walrus.early_reaction, walrus.max_wal_disk_fraction, walrus.apply_via, walrus.pace_growth)
+ALL_MODES = {
+    "default": ("on", "0.25", "alter_system", "on"),
+    "early-off": ("off", "0.25", "alter_system", "on"),
+    "guard-off": ("on", "0", "alter_system", "on"),
+    "early-off-guard-off": ("off", "0", "alter_system", "on"),
+    "patroni": ("on", "0.25", "patroni", "on"),
+    "pace-off": ("on", "0.25", "alter_system", "off"),
+}
+SELECTED = os.environ.get("WALRUS_IDLE_MODES")
+MODES = tuple(ALL_MODES[name.strip()] for name in SELECTED.split(",")) if SELECTED else tuple(ALL_MODES.values())
 
 
 def cpu_ns(pid: int) -> int:
@@ -52,12 +64,13 @@ def cpu_ns(pid: int) -> int:
 
 def one_run(mode: tuple[str, str, str]) -> tuple[float, float]:
     """(worker, bgwriter) CPU in ms per hour over SECONDS of an idle cluster."""
-    early, fraction, apply_via = mode
+    early, fraction, apply_via, pace = mode
     settings = {
         "checkpoint_timeout": "'30s'",
         "walrus.early_reaction": early,
         "walrus.max_wal_disk_fraction": fraction,
         "walrus.apply_via": apply_via,
+        "walrus.pace_growth": pace,
     }
     with Cluster(VERSION, settings, name="walrus-idle") as cluster:
         cluster.sql("CREATE EXTENSION pg_walrus")
@@ -81,7 +94,7 @@ def main() -> None:
             worker_ms, bgwriter_ms = runs[mode][-1]
             print(
                 f"round {round_no + 1}/{ROUNDS} early_reaction={mode[0]} disk fraction={mode[1]} "
-                f"apply_via={mode[2]}: "
+                f"apply_via={mode[2]} pace_growth={mode[3]}: "
                 f"worker {worker_ms:.0f} ms/h, bgwriter {bgwriter_ms:.0f} ms/h",
                 file=sys.stderr,
             )
@@ -92,22 +105,40 @@ def main() -> None:
         f"{ROUNDS} interleaved rounds of {SECONDS} s (medians)"
     )
     print(
-        "| walrus.early_reaction | walrus.max_wal_disk_fraction | walrus.apply_via | worker CPU (ms per hour) "
-        "| bgwriter CPU (ms per hour) | worker / bgwriter |"
+        "| walrus.early_reaction | walrus.max_wal_disk_fraction | walrus.apply_via | walrus.pace_growth "
+        "| worker CPU (ms per hour) | bgwriter CPU (ms per hour) | worker / bgwriter |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for mode in MODES:
         worker_ms, bgwriter_ms = med[mode]
         print(
-            f"| {mode[0]} | {mode[1]} | {mode[2]} | {worker_ms:.0f} | {bgwriter_ms:.0f} "
+            f"| {mode[0]} | {mode[1]} | {mode[2]} | {mode[3]} | {worker_ms:.0f} | {bgwriter_ms:.0f} "
             f"| {worker_ms / bgwriter_ms:.2f} |"
         )
-    looks = med[("on", "0", "alter_system")][0] - med[("off", "0", "alter_system")][0]
-    guard = med[("off", "0.25", "alter_system")][0] - med[("off", "0", "alter_system")][0]
-    patroni = med[("on", "0.25", "patroni")][0] - med[("on", "0.25", "alter_system")][0]
-    print(f"\nearly reaction's glances cost {looks:.0f} ms of CPU per hour ({looks / 36000:.4f} % of one core)")
-    print(f"the disk guard's checks cost {guard:.0f} ms of CPU per hour ({guard / 36000:.4f} % of one core)")
-    print(f"apply_via = patroni's look at the files costs {patroni:.0f} ms of CPU per hour")
+    worker = {name: med[mode][0] for name, mode in ALL_MODES.items() if mode in med}
+
+    def cost(line: str, more: str, less: str) -> None:
+        if more in worker and less in worker:
+            ms = worker[more] - worker[less]
+            print(line.format(ms=ms, core=ms / 36000))
+
+    print()
+    cost(
+        "early reaction's glances cost {ms:.0f} ms of CPU per hour ({core:.4f} % of one core)",
+        "guard-off",
+        "early-off-guard-off",
+    )
+    cost(
+        "the disk guard's checks cost {ms:.0f} ms of CPU per hour ({core:.4f} % of one core)",
+        "early-off",
+        "early-off-guard-off",
+    )
+    cost("apply_via = patroni's look at the files costs {ms:.0f} ms of CPU per hour", "patroni", "default")
+    cost(
+        "pace-based growth's redo reads cost {ms:.0f} ms of CPU per hour ({core:.4f} % of one core)",
+        "default",
+        "pace-off",
+    )
 
 
 if __name__ == "__main__":
