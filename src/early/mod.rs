@@ -11,9 +11,10 @@ use pgrx::prelude::*;
 
 use walrus_strategies::early::pace::{self, PaceWatch};
 use walrus_strategies::early::{Glances, Looks, should_react};
-use walrus_strategies::{ChangeKind, Decision, RateVerdict, Urgency, rate_verdict};
+use walrus_strategies::evidence::BYTES_PER_MB;
+use walrus_strategies::{ChangeKind, Decision, RateVerdict, Settings, Urgency, rate_verdict};
 
-use crate::sizing::{self, Regime};
+use crate::sizing::{self, Regime, data_size};
 use crate::{apply, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem};
 
 /// The glances and looks inside one interval.
@@ -115,7 +116,7 @@ impl Watch {
             return Glanced::Early;
         }
         if guc::pace_growth()
-            && let Some(decision) = self.grow_at_pace(current_mb)
+            && let Some(decision) = self.grow_at_pace(current_mb, &settings)
         {
             return Glanced::Grow(Box::new(decision));
         }
@@ -128,16 +129,22 @@ impl Watch {
     /// the server's checkpoint age (one read per redo point); then, once per
     /// checkpoint cycle, the full-page-image share of the interval so far to
     /// size from.
-    fn grow_at_pace(&mut self, current_mb: i32) -> Option<Decision> {
+    /// `server` holds PostgreSQL's settings, all a projection needs; the
+    /// walrus.* settings and the profile (the ceiling, the sizing) are read
+    /// only once a projection calls for growth.
+    fn grow_at_pace(&mut self, current_mb: i32, server: &Settings) -> Option<Decision> {
         if self.pace_held || !self.pace.may_decide() {
+            return None;
+        }
+        // Age 0: the timed checkpoint a whole timeout away, the most any
+        // age allows; if even that calls for nothing, nothing does.
+        let hopeful = self.pace.projection(current_mb, 0.0, server)?;
+        if !hopeful.calls_for_growth() || !rate_limits_let_through(Urgency::CanWait) {
             return None;
         }
         let regime = Regime::now();
         let settings = &regime.settings;
-        // Age 0: the timed checkpoint a whole timeout away, the most any
-        // age allows; if even that calls for nothing, nothing does.
-        let hopeful = self.pace.projection(current_mb, 0.0, settings)?;
-        if !hopeful.calls_for_growth() || current_mb >= settings.ceiling_mb() || !automatic_change_allowed() {
+        if current_mb >= settings.ceiling_mb() {
             return None;
         }
         let projection = if self.pace.knows_checkpoint_start() {
@@ -154,14 +161,38 @@ impl Watch {
         // From here, once per checkpoint cycle: the stats are read once.
         self.pace.decided();
         let share = txn::guarded(|| {
-            stats::read_now()
-                .and_then(|reading| sizing::observe(&shmem::snapshot(), &reading, settings))
+            let reading = stats::read_now()?;
+            // The full-page-image estimate's pages, measured now. The cycle
+            // measures them only for an interval of two checkpoints or more
+            // (`data_size::needed`), and a pace decision comes before any:
+            // without them the estimate does not apply, and the wave of
+            // images after a checkpoint was sized as if the load wrote it all
+            // cycle long (on pgbench from 1 GB at 5 minutes: 10.6 MB/s taken
+            // as steady, a grow to walrus.max, for a cycle that wrote 500 MB).
+            let mut state = shmem::snapshot();
+            state.data_pages = data_size::measure_pages().unwrap_or(0.0);
+            sizing::observe(&state, &reading, settings)
                 .filter(|observation| observation.wal_bytes > 0.0)
                 .map(|observation| observation.sizing_wal_bytes(settings) / observation.wal_bytes)
         })
         .ok()
-        .flatten();
-        pace::decide(&projection, share.unwrap_or(1.0), current_mb, settings)
+        .flatten()
+        .unwrap_or(1.0);
+        let decision = pace::decide(&projection, share, current_mb, settings);
+        if decision.is_none() {
+            // Said once per checkpoint cycle (the decision is): why a pace
+            // that would reach the trigger grew nothing.
+            debug1!(
+                "pg_walrus: pace-based growth: WAL at {:.1} MB/s would reach the checkpoint trigger in {:.0} s, \
+                 before the time-triggered checkpoint in {:.0} s, but {:.0} % of it is the steady pace, whose WAL \
+                 per checkpoint_timeout {current_mb} MB already holds (or the ceiling allows no more): no growth",
+                projection.pace_bytes_per_sec / BYTES_PER_MB,
+                projection.secs_to_trigger,
+                projection.secs_to_timed,
+                share * 100.0,
+            );
+        }
+        decision
     }
 
     fn look(&mut self) -> bool {
@@ -175,15 +206,7 @@ impl Watch {
         // the transaction: a storm at walrus.max would otherwise cost one
         // every glance for minutes.
         let room = server::max_wal_size_mb() < settings.ceiling_mb();
-        let limits = guc::rate_limits();
-        let now_secs = apply::now_secs();
-        let allowed = !matches!(
-            rate_verdict(ChangeKind::Automatic, Urgency::Storm, || state
-                .recent_changes
-                .check(now_secs, &limits)),
-            RateVerdict::Held(_)
-        );
-        if !(room && allowed) {
+        if !(room && rate_limits_let_through(Urgency::Storm)) {
             self.looks.pause();
             return false;
         }
@@ -237,15 +260,15 @@ fn looking() -> bool {
     (guc::early_reaction() || guc::pace_growth()) && guc::enabled()
 }
 
-/// Whether the rate limits let an automatic grow that can wait through now
-/// (no transaction: shared memory only). A pace-based grow is such a grow:
-/// a storm's grow after forced checkpoints is what passes a cooldown.
-fn automatic_change_allowed() -> bool {
+/// Whether the rate limits let an automatic grow of this urgency through now
+/// (no transaction: shared memory only). A storm's grow, after forced
+/// checkpoints, passes a cooldown; a pace-based grow can wait.
+fn rate_limits_let_through(urgency: Urgency) -> bool {
     let state = shmem::snapshot();
     let limits = guc::rate_limits();
     let now_secs = apply::now_secs();
     !matches!(
-        rate_verdict(ChangeKind::Automatic, Urgency::CanWait, || state
+        rate_verdict(ChangeKind::Automatic, urgency, || state
             .recent_changes
             .check(now_secs, &limits)),
         RateVerdict::Held(_)

@@ -7,7 +7,8 @@
 //! that grew since (a bulk load just before the storm) would be undercounted,
 //! and the estimate too small. Measuring walks every relation file
 //! (`pg_database_size`), so it happens only for an interval that started two
-//! checkpoints or more, never at the once-a-second looks.
+//! checkpoints or more, and for a pace-based grow (once per checkpoint
+//! cycle), never at the once-a-second looks.
 
 use pgrx::prelude::*;
 
