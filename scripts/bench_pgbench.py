@@ -27,6 +27,7 @@ Environment:
   WALRUS_BENCH_START_MB     max_wal_size at the start of the pg_walrus and
                             static runs (64; PostgreSQL's default is 1024)
   WALRUS_BENCH_TIMEOUT      checkpoint_timeout, in seconds (30)
+  WALRUS_BENCH_SCALE        pgbench's scale (20)
   WALRUS_BENCH_SAMPLE       seconds between two samples of the counters (the
                             timeout: one sample per worker interval); at a
                             5-minute timeout, 30 s shows when in the cycle a
@@ -66,7 +67,12 @@ STATIC = f"static-{START_MB}MB"
 CONFIGS = ["oracle", STATIC, *STRATEGIES, *(f"{s}+pace" for s in STRATEGIES)]
 INTERVAL = int(os.environ.get("WALRUS_BENCH_TIMEOUT", "30"))
 SAMPLE = int(os.environ.get("WALRUS_BENCH_SAMPLE", str(INTERVAL)))
-SCALE, CLIENTS = 20, 4
+# pgbench's scale: 20 (about 330 MB, 42 000 pages) by default. A larger
+# database makes a larger wave of full-page images after each checkpoint:
+# at 50 (about 800 MB) the images of one 5-minute cycle alone can pass
+# 1 GB's trigger (512 MB).
+SCALE = int(os.environ.get("WALRUS_BENCH_SCALE", "20"))
+CLIENTS = 4
 BASE = {
     "checkpoint_timeout": f"'{INTERVAL}s'",
     "min_wal_size": "'32MB'",
@@ -154,16 +160,30 @@ def run(config: str, max_wal_size_mb: int) -> dict:
         # against when the checkpoints were forced.
         decisions = (
             [
-                {"at_s": float(at), "action": action, "old_mb": old, "new_mb": new, "strategy": strategy}
-                for at, action, old, new, strategy in cluster.sql(
+                {
+                    "at_s": float(at),
+                    "action": action,
+                    "old_mb": old,
+                    "new_mb": new,
+                    "strategy": strategy,
+                    "metadata": metadata,
+                }
+                for at, action, old, new, strategy, metadata in cluster.sql(
                     'SELECT extract(epoch FROM "timestamp" - %s), action, old_size_mb, new_size_mb, '
-                    "metadata->>'strategy' FROM walrus.history ORDER BY id",
+                    "metadata->>'strategy', metadata FROM walrus.history ORDER BY id",
                     (began_at,),
                 )
             ]
             if walrus
             else []
         )
+        # The pace rule's lines: a grow, or why a pace that would reach the
+        # trigger grew nothing (DEBUG1).
+        pace_lines = [
+            line.split("pg_walrus: ", 1)[1]
+            for line in cluster.log().splitlines()
+            if "pg_walrus: pace-based growth" in line or "growing before the first forced checkpoint" in line
+        ]
         out = load.communicate(timeout=120)[0]
         tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
         latencies = []
@@ -178,6 +198,7 @@ def run(config: str, max_wal_size_mb: int) -> dict:
             "config": config,
             "intervals": intervals,
             "decisions": decisions,
+            "pace_lines": pace_lines,
             "tps": tps,
             "p99_ms": p99,
             "wal_bytes": sum(i["wal_bytes"] for i in intervals),
@@ -217,6 +238,7 @@ def main():
                 json.dumps(
                     {
                         "version": VERSION,
+                        "scale": SCALE,
                         "seconds": SECONDS,
                         "fsync": FSYNC,
                         "start_mb": START_MB,
