@@ -51,6 +51,8 @@ SETTINGS = {
     "fsync": "on",
     "log_checkpoints": "on",
     "walrus.algorithm": f"'{ALGORITHM}'",
+    # The baseline line, and the pace rule's reasons when it grows nothing.
+    "log_min_messages": "debug1",
 }
 FOLLOWING = r"pg_walrus: standby: following the max_wal_size the primary publishes"
 PROMOTE_REQUEST = r"LOG:  received promote request"
@@ -144,6 +146,13 @@ def run(config: str) -> dict:
             "wal_checkpoints_after_s": wal_checkpoints,
             "decisions": decisions,
             "final_mb": size_mb(standby),
+            # The pace rule on the promoted node: a grow, or why a pace that
+            # would reach the trigger grew nothing (DEBUG1).
+            "pace_lines": [
+                line.split("pg_walrus: ", 1)[1]
+                for line in standby.log()[request.end() :].splitlines()
+                if "pg_walrus: pace-based growth" in line or "growing before the first forced checkpoint" in line
+            ],
         }
     finally:
         if load is not None and load.poll() is None:
