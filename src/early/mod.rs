@@ -160,7 +160,7 @@ impl Watch {
         }
         // From here, once per checkpoint cycle: the stats are read once.
         self.pace.decided();
-        let share = txn::guarded(|| {
+        let steady = txn::guarded(|| {
             let reading = stats::read_now()?;
             // The full-page-image estimate's pages, measured now. The cycle
             // measures them only for an interval of two checkpoints or more
@@ -172,24 +172,30 @@ impl Watch {
             let mut state = shmem::snapshot();
             state.data_pages = data_size::measure_pages().unwrap_or(0.0);
             sizing::observe(&state, &reading, settings)
-                .filter(|observation| observation.wal_bytes > 0.0)
-                .map(|observation| observation.sizing_wal_bytes(settings) / observation.wal_bytes)
+                .filter(|observation| observation.wal_bytes > 0.0 && observation.interval_secs > 0.0)
+                .map(|observation| {
+                    let steady_wal = observation.sizing_wal_bytes(settings);
+                    pace::SteadyPace {
+                        share: steady_wal / observation.wal_bytes,
+                        interval_bytes_per_sec: steady_wal / observation.interval_secs,
+                    }
+                })
         })
         .ok()
         .flatten()
-        .unwrap_or(1.0);
-        let decision = pace::decide(&projection, share, current_mb, settings);
+        .unwrap_or(pace::SteadyPace::UNKNOWN);
+        let decision = pace::decide(&projection, steady, current_mb, settings);
         if decision.is_none() {
             // Said once per checkpoint cycle (the decision is): why a pace
             // that would reach the trigger grew nothing.
             debug1!(
                 "pg_walrus: pace-based growth: WAL at {:.1} MB/s would reach the checkpoint trigger in {:.0} s, \
-                 before the time-triggered checkpoint in {:.0} s, but {:.0} % of it is the steady pace, whose WAL \
-                 per checkpoint_timeout {current_mb} MB already holds (or the ceiling allows no more): no growth",
+                 before the time-triggered checkpoint in {:.0} s, but its steady part, {:.1} MB/s, needs no more \
+                 per checkpoint_timeout than {current_mb} MB holds (or the ceiling allows): no growth",
                 projection.pace_bytes_per_sec / BYTES_PER_MB,
                 projection.secs_to_trigger,
                 projection.secs_to_timed,
-                share * 100.0,
+                steady.of(projection.pace_bytes_per_sec) / BYTES_PER_MB,
             );
         }
         decision

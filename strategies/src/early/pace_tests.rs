@@ -63,7 +63,7 @@ fn a_steady_load_at_one_gigabyte_grows_once_the_pace_has_held_eight_seconds() {
     assert_eq!(early.held_secs, 7.5);
     assert!(!early.calls_for_growth(), "{early:?}");
     assert!(
-        decide(&early, 1.0, 1024, &s).is_none(),
+        decide(&early, SteadyPace::UNKNOWN, 1024, &s).is_none(),
         "not before the confirmation window"
     );
 
@@ -79,7 +79,7 @@ fn a_steady_load_at_one_gigabyte_grows_once_the_pace_has_held_eight_seconds() {
 
     // 10 MB/s is 3000 MB per 5 minutes: (1 + 0.9) x (188 + 2 segments) x 16
     // = 5776 MB, with 10 % headroom 6354 MB.
-    let grow = decide(&confirmed, 1.0, 1024, &s).unwrap();
+    let grow = decide(&confirmed, SteadyPace::UNKNOWN, 1024, &s).unwrap();
     assert_eq!(
         (grow.action, grow.old_size_mb, grow.new_size_mb),
         (Action::Increase, 1024, 6354)
@@ -134,7 +134,7 @@ fn a_burst_shorter_than_the_confirmation_window_never_grows() {
     glances(&mut watch, 6.25, 9.0, reached, 50.0, 0.0);
     let projection = watch.projection(1024, 0.0, &s).unwrap();
     assert!(projection.held_secs < CONFIRM_SECS, "{projection:?}");
-    assert!(decide(&projection, 1.0, 1024, &s).is_none());
+    assert!(decide(&projection, SteadyPace::UNKNOWN, 1024, &s).is_none());
     // After a pause (looks off, the WAL calm) nothing is projected at all.
     watch.pause();
     assert!(watch.projection(1024, 0.0, &s).is_none());
@@ -162,7 +162,7 @@ fn the_time_triggered_checkpoint_first_means_no_growth_until_the_next_cycle() {
     let after = watch.projection(1024, 290.0, &s).unwrap();
     assert!((after.secs_to_timed - (300.0 - 5.75)).abs() < 1e-9, "{after:?}");
     assert!(after.calls_for_growth(), "{after:?}");
-    let grow = decide(&after, 1.0, 1024, &s).unwrap();
+    let grow = decide(&after, SteadyPace::UNKNOWN, 1024, &s).unwrap();
     // 600 MB: (1 + 0.9) x (38 + 2) x 16 = 1216 MB, x 1.1 = 1338 MB.
     assert_eq!(grow.new_size_mb, 1338);
 }
@@ -197,13 +197,13 @@ fn the_ceiling_bounds_the_grow_and_a_size_at_it_does_not_move() {
         max_size_mb: 4096,
         ..settings()
     };
-    let capped = decide(&confirmed, 1.0, 1024, &walrus_max).unwrap();
+    let capped = decide(&confirmed, SteadyPace::UNKNOWN, 1024, &walrus_max).unwrap();
     assert_eq!(
         (capped.action, capped.new_size_mb, capped.computed_size_mb),
         (Action::Capped, 4096, Some(6354))
     );
     assert!(
-        decide(&confirmed, 1.0, 4096, &walrus_max).is_none(),
+        decide(&confirmed, SteadyPace::UNKNOWN, 4096, &walrus_max).is_none(),
         "at walrus.max already"
     );
     let disk = Settings {
@@ -216,7 +216,9 @@ fn the_ceiling_bounds_the_grow_and_a_size_at_it_does_not_move() {
         ..settings()
     };
     assert_eq!(
-        decide(&confirmed, 1.0, 1024, &disk).unwrap().new_size_mb,
+        decide(&confirmed, SteadyPace::UNKNOWN, 1024, &disk)
+            .unwrap()
+            .new_size_mb,
         2048,
         "the disk ceiling too"
     );
@@ -225,7 +227,7 @@ fn the_ceiling_bounds_the_grow_and_a_size_at_it_does_not_move() {
         ..settings()
     };
     assert!(
-        decide(&confirmed, 1.0, 1024, &unmeasured).is_none(),
+        decide(&confirmed, SteadyPace::UNKNOWN, 1024, &unmeasured).is_none(),
         "an unmeasured disk blocks growth"
     );
 }
@@ -245,14 +247,63 @@ fn an_image_inflated_pace_is_sized_net_of_its_images() {
         secs_to_timed: 250.0,
     };
     assert!(inflated.calls_for_growth());
-    assert!(decide(&inflated, 0.3, 1024, &s).is_none());
+    assert!(decide(&inflated, share(0.3), 1024, &s).is_none());
     // Net of images 1.6 MB/s, 480 MB per timeout: (1.9 x 32 x 16 = 973) x 1.1.
-    assert_eq!(decide(&inflated, 0.4, 1024, &s).unwrap().new_size_mb, 1071);
+    assert_eq!(decide(&inflated, share(0.4), 1024, &s).unwrap().new_size_mb, 1071);
     // A share that makes no sense is no share at all.
     assert_eq!(
-        decide(&inflated, f64::NAN, 1024, &s).unwrap().new_size_mb,
-        decide(&inflated, 1.0, 1024, &s).unwrap().new_size_mb
+        decide(&inflated, share(f64::NAN), 1024, &s).unwrap().new_size_mb,
+        decide(&inflated, SteadyPace::UNKNOWN, 1024, &s).unwrap().new_size_mb
     );
+}
+
+/// A steady estimate from the share alone (no interval pace).
+fn share(share: f64) -> SteadyPace {
+    SteadyPace {
+        share,
+        interval_bytes_per_sec: 0.0,
+    }
+}
+
+#[test]
+fn a_decaying_image_wave_is_sized_from_the_interval_steady_pace() {
+    // pgbench at scale 50 from 1 GB at 5 minutes, 8 s in (the benchmark's
+    // figures): 9 MB/s over the last 2 s, 23 % of the interval's WAL steady,
+    // and the interval's steady WAL 3 MB/s (the wave was faster before).
+    let s = settings();
+    let wave = Projection {
+        pace_bytes_per_sec: 9.0 * MB,
+        held_secs: 8.0,
+        to_trigger_bytes: 403.0 * MB,
+        secs_to_trigger: 45.0,
+        secs_to_timed: 291.0,
+    };
+    let steady = SteadyPace {
+        share: 0.23,
+        interval_bytes_per_sec: 3.0 * MB,
+    };
+    assert_eq!(steady.of(9.0 * MB), 3.0 * MB, "the interval's pace, the larger");
+    // 900 MB per timeout: 57 segments and 2, x 16 x 1.9 = 1794, x 1.1.
+    let grow = decide(&wave, steady, 1024, &s).unwrap();
+    assert_eq!(grow.new_size_mb, 1974);
+    assert_eq!(grow.metadata["pace_growth"]["steady_pace_mb_per_sec"], 3.0);
+    // The share alone would size from 2.07 MB/s: 621 MB per timeout, the
+    // grow the benchmark saw crossed 100 s in.
+    assert_eq!(decide(&wave, share(0.23), 1024, &s).unwrap().new_size_mb, 1372);
+    // A load that began late in the interval: its time without WAL dilutes
+    // the interval's pace, and the share applied to the pace is the larger.
+    let late = SteadyPace {
+        share: 0.5,
+        interval_bytes_per_sec: 0.5 * MB,
+    };
+    assert_eq!(late.of(9.0 * MB), 4.5 * MB);
+    // Neither ever exceeds the pace as measured.
+    let odd = SteadyPace {
+        share: f64::NAN,
+        interval_bytes_per_sec: 50.0 * MB,
+    };
+    assert_eq!(odd.of(9.0 * MB), 9.0 * MB);
+    assert_eq!(SteadyPace::UNKNOWN.of(9.0 * MB), 9.0 * MB);
 }
 
 #[test]

@@ -51,6 +51,10 @@ pub(super) fn decide(
         },
         secs_to_timed: (timeout - since).max(0.0),
     };
-    let share = if measured > 0.0 { steady / measured } else { 1.0 };
-    pace::decide(&projection, share, size_mb, settings)
+    // The trace's steady pace is known: the share makes it exact.
+    let steady = pace::SteadyPace {
+        share: if measured > 0.0 { steady / measured } else { 1.0 },
+        interval_bytes_per_sec: 0.0,
+    };
+    pace::decide(&projection, steady, size_mb, settings)
 }
