@@ -2,7 +2,7 @@
 
 A primary and a streaming standby, both with pg_walrus preloaded (the
 standby follows the size the primary publishes). The primary takes pgbench
-TPC-B (scale 20, 4 clients, no rate limit) from WALRUS_BENCH_START_MB at
+TPC-B (scale WALRUS_BENCH_SCALE, 20 by default; 4 clients, no rate limit) from WALRUS_BENCH_START_MB at
 checkpoint_timeout WALRUS_BENCH_TIMEOUT and grows; once the standby has
 followed, the primary dies under its load (-m immediate), the standby is
 promoted, and the same full-speed load runs on it at once. What counts is
@@ -41,7 +41,10 @@ OUT = Path(sys.argv[5]) if len(sys.argv) > 5 else None
 ALGORITHM = os.environ.get("WALRUS_BENCH_ALGORITHM", "adaptive")
 START_MB = int(os.environ.get("WALRUS_BENCH_START_MB", "64"))
 TIMEOUT = int(os.environ.get("WALRUS_BENCH_TIMEOUT", "30"))
-SCALE, CLIENTS = 20, 4
+# pgbench's scale (WALRUS_BENCH_SCALE, 20): at 50 the images of one
+# 5-minute cycle pass 1 GB's trigger (see bench_pgbench.py).
+SCALE = int(os.environ.get("WALRUS_BENCH_SCALE", "20"))
+CLIENTS = 4
 CONFIGS = ("pace", "no-pace")
 
 SETTINGS = {
@@ -170,9 +173,21 @@ def main() -> None:
             results[config].append(result)
             print(f"repeat {repeat + 1}/{REPEATS} {config}: {json.dumps(result)}", file=sys.stderr)
             if OUT:
-                OUT.write_text(json.dumps({"version": VERSION, "algorithm": ALGORITHM, "results": results}, indent=1))
+                OUT.write_text(
+                    json.dumps(
+                        {
+                            "version": VERSION,
+                            "algorithm": ALGORITHM,
+                            "scale": SCALE,
+                            "start_mb": START_MB,
+                            "checkpoint_timeout": TIMEOUT,
+                            "results": results,
+                        },
+                        indent=1,
+                    )
+                )
     print(
-        f"\nFailover under full-speed pgbench, PostgreSQL {VERSION}, walrus.algorithm = {ALGORITHM}, "
+        f"\nFailover under full-speed pgbench (scale {SCALE}), PostgreSQL {VERSION}, walrus.algorithm = {ALGORITHM}, "
         f"from {START_MB} MB at checkpoint_timeout {TIMEOUT} s; {REPEATS} interleaved repeats; "
         f"the primary loaded for {PRIMARY_SECS} s, the promoted node for {PROMOTED_SECS} s"
     )
