@@ -39,7 +39,7 @@ static REQUIRE_WAL_EVIDENCE: GucSetting<bool> = GucSetting::<bool>::new(true);
 static EARLY_REACTION: GucSetting<bool> = GucSetting::<bool>::new(true);
 // Off until scripts/bench_pgbench.sh's 1 GB run set shows no harm (issue:
 // default on if the benchmark shows none).
-static PACE_GROWTH: GucSetting<bool> = GucSetting::<bool>::new(false);
+static PACE_GROWTH: GucSetting<bool> = GucSetting::<bool>::new(true);
 static STANDBY_MIRROR: GucSetting<bool> = GucSetting::<bool>::new(true);
 static PROFILES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 

@@ -23,7 +23,9 @@ VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 # interval's count, a reset or an analyze() between burst and cycle). With it
 # on, the worker may decide mid-burst, at a moment that depends on how fast
 # this machine writes. test_early_reaction.py turns it on and covers it.
-# Pace-based growth off for the same reason: test_pace_growth.py covers it.
+# Pace-based growth (on by default) off for the same reason: a burst that
+# holds storm pace for 8 s may be grown for mid-burst. test_pace_growth.py
+# turns it on and covers it.
 CYCLE = "30s"  # the worker's interval in these tests: checkpoint_timeout
 WORKER_TEST_SETTINGS = {
     "walrus.early_reaction": "off",

@@ -39,6 +39,9 @@ SETTINGS = {
     # whole suite: the guard is tested in test_disk.py.
     "walrus.max_wal_disk_fraction": "0",
     "walrus.early_reaction": "off",
+    # As in conftest.py: these tests assert the cycle's decisions, and
+    # test_pace_growth.py covers pace-based growth.
+    "walrus.pace_growth": "off",
     # Grow until the load is absorbed: an interval without a forced
     # checkpoint says the size is enough.
     "walrus.cooldown_sec": "0",
