@@ -110,6 +110,12 @@ def run(config: str) -> dict:
         primary_mb = size_mb(primary)
         wait_for(lambda: size_mb(standby) == primary_mb, 40, f"the standby to follow to {primary_mb} MB")
         primary_forced = primary.requested_checkpoints()
+        primary_decisions = [
+            {"action": action, "old_mb": old, "new_mb": new, "strategy": strategy, "reason": reason}
+            for action, old, new, strategy, reason in primary.sql(
+                "SELECT action, old_size_mb, new_size_mb, metadata->>'strategy', reason FROM walrus.history ORDER BY id"
+            )
+        ]
         # The failover: the primary dies under its load.
         primary.stop("immediate")
         load.kill()
@@ -144,6 +150,7 @@ def run(config: str) -> dict:
             "config": config,
             "primary_mb": primary_mb,
             "primary_forced": primary_forced,
+            "primary_decisions": primary_decisions,
             "promoted_at_mb": promoted_at_mb,
             "promotion_checkpoint": " ".join(lines[promotion][1]) if promotion is not None else None,
             "wal_checkpoints_after_s": wal_checkpoints,
