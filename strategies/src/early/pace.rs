@@ -255,8 +255,11 @@ impl SteadyPace {
     /// understates (pgbench at scale 50 from 1 GB at 5 minutes: 2.1 MB/s 8 s
     /// in, where the whole 300 s interval's estimate was 3.0; the grow to
     /// 1372 MB was crossed 100 s in). The interval's own pace understates
-    /// when the interval began before the load (time without WAL in it),
-    /// where the share does not. Neither exceeds the measured pace.
+    /// when the interval began before the load (time without WAL in it).
+    /// Neither exceeds the measured pace. Known limit: in that case the share
+    /// overstates too (the estimate spreads the interval's images over its
+    /// idle part as well, and takes few out), so a load that starts partway
+    /// through an interval is sized from nearly its measured pace.
     pub fn of(&self, pace: f64) -> f64 {
         let share = if self.share.is_finite() {
             self.share.clamp(0.0, 1.0)

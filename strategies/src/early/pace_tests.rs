@@ -290,8 +290,9 @@ fn a_decaying_image_wave_is_sized_from_the_interval_steady_pace() {
     // The share alone would size from 2.07 MB/s: 621 MB per timeout, the
     // grow the benchmark saw crossed 100 s in.
     assert_eq!(decide(&wave, share(0.23), 1024, &s).unwrap().new_size_mb, 1372);
-    // A load that began late in the interval: its time without WAL dilutes
-    // the interval's pace, and the share applied to the pace is the larger.
+    // A share larger than the interval's pace allows is taken as given (a
+    // load that began late in the interval: its time without WAL dilutes the
+    // interval's pace; the share it comes with overstates, a known limit).
     let late = SteadyPace {
         share: 0.5,
         interval_bytes_per_sec: 0.5 * MB,
