@@ -94,13 +94,7 @@ def run(config: str) -> dict:
     try:
         primary.start()
         primary.pgbench_init(SCALE)
-        # Preloaded only now, so that the worker's baseline and the load start
-        # together (as in bench_pgbench.py).
-        with open(primary.datadir / "postgresql.conf", "a") as conf:
-            conf.write("shared_preload_libraries = 'pg_walrus'\n")
-        primary.restart()
-        primary.sql("CREATE EXTENSION pg_walrus")
-        primary.wait_for_log(r"pg_walrus: baseline taken", 30)
+        primary.preload_walrus()
         standby = Cluster(VERSION, settings, preload=True, name="walrus-failover-standby", standby_of=primary)
         standby.start()
         standby.wait_for_log(FOLLOWING, 60)

@@ -50,14 +50,9 @@ def one_run(timeout: str) -> dict:
     }
     with Cluster(VERSION, settings, preload=False, name="walrus-first") as cluster:
         pgbench = str(cluster.bindir / "pgbench")
-        args = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
-        subprocess.run([pgbench, "-i", "-s", str(SCALE), "-q", *args, "postgres"], check=True, capture_output=True)
-        cluster.one("CHECKPOINT")
-        with open(cluster.datadir / "postgresql.conf", "a") as conf:
-            conf.write("shared_preload_libraries = 'pg_walrus'\n")
-        cluster.restart()
-        cluster.sql("CREATE EXTENSION pg_walrus")
-        cluster.wait_for_log(r"pg_walrus worker started", 30)
+        args = cluster.pgbench_args()
+        cluster.pgbench_init(SCALE)
+        cluster.preload_walrus(ready=r"pg_walrus worker started")
         start = cluster.log_offset()
         # The load's start on the server's log clock.
         load_start = datetime.strptime(

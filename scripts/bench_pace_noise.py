@@ -47,11 +47,7 @@ def run(config: str) -> dict:
     try:
         cluster.start()
         cluster.pgbench_init(SCALE)
-        with open(cluster.datadir / "postgresql.conf", "a") as conf:
-            conf.write("shared_preload_libraries = 'pg_walrus'\n")
-        cluster.restart()
-        cluster.sql("CREATE EXTENSION pg_walrus")
-        cluster.wait_for_log(r"pg_walrus: baseline taken", 30)
+        cluster.preload_walrus()
         requested_before = cluster.requested_checkpoints()
         lsn_before = int(cluster.one("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"))
         began = time.monotonic()

@@ -105,18 +105,16 @@ def run(config: str, max_wal_size_mb: int) -> dict:
     try:
         cluster.start()
         pgbench = str(cluster.bindir / "pgbench")
-        args = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres"]
-        subprocess.run([pgbench, "-i", "-s", str(SCALE), "-q", *args, "postgres"], check=True, capture_output=True)
-        cluster.one("CHECKPOINT")
+        args = cluster.pgbench_args()
+        cluster.pgbench_init(SCALE)
         if walrus:
-            with open(cluster.datadir / "postgresql.conf", "a") as conf:
-                conf.write(
-                    f"shared_preload_libraries = 'pg_walrus'\nwalrus.algorithm = '{strategy}'\n"
-                    f"walrus.pace_growth = {'on' if pace else 'off'}\nlog_min_messages = debug1\n"
-                )
-            cluster.restart()
-            cluster.sql("CREATE EXTENSION pg_walrus")
-            cluster.wait_for_log(r"pg_walrus: baseline taken", 30)
+            cluster.preload_walrus(
+                {
+                    "walrus.algorithm": f"'{strategy}'",
+                    "walrus.pace_growth": "on" if pace else "off",
+                    "log_min_messages": "debug1",
+                }
+            )
         else:
             cluster.restart()
         logdir = cluster.root / "pgbench-log"

@@ -478,6 +478,20 @@ class Cluster:
         )
         self.one("CHECKPOINT")
 
+    def preload_walrus(self, settings: dict[str, str] | None = None, ready: str = r"pg_walrus: baseline taken") -> None:
+        """Preloads pg_walrus from a restart on (with `settings` appended to
+        postgresql.conf), creates the extension and waits for `ready` in the
+        log (the worker's baseline, a DEBUG1 line, by default). The benchmarks
+        load their data first, then call this: the load that follows starts
+        with the worker's first interval."""
+        with open(self.datadir / "postgresql.conf", "a") as conf:
+            conf.write("shared_preload_libraries = 'pg_walrus'\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in (settings or {}).items())
+        offset = self.log_offset()
+        self.restart()
+        self.sql("CREATE EXTENSION pg_walrus")
+        self.wait_for_log(ready, 30, after=offset)
+
     def pgbench_load(self, clients: int, seconds: int) -> subprocess.Popen:
         """TPC-B from `clients` for `seconds`, in the background."""
         return subprocess.Popen(
