@@ -9,22 +9,25 @@ use std::time::Duration;
 
 use pgrx::prelude::*;
 
-use walrus_strategies::early::pace::{self, PaceWatch};
+use walrus_strategies::early::pace;
 use walrus_strategies::early::{Glances, Looks, should_react};
 use walrus_strategies::evidence::BYTES_PER_MB;
 use walrus_strategies::{ChangeKind, Decision, RateVerdict, Settings, Urgency, rate_verdict};
 
-use crate::sizing::{self, Regime, data_size};
+use crate::sizing::{self, Regime};
 use crate::{apply, guc, pg::clock, pg::server, pg::stats, pg::txn, shmem};
+
+mod storm;
+pub use storm::PaceMemory;
 
 /// The glances and looks inside one interval.
 pub struct Watch {
     glances: Glances,
     looks: Looks,
-    /// The pace rule's glances: kept by the worker across intervals (a
-    /// checkpoint seen starting in one interval dates the next), lent to
-    /// each interval's watch.
-    pace: PaceWatch,
+    /// The pace rule's glances and storm start: kept by the worker across
+    /// intervals (a checkpoint seen starting in one interval dates the next,
+    /// a storm goes on), lent to each interval's watch.
+    pace: PaceMemory,
     /// The server's checkpoint age, read once per redo point (a failed read
     /// too, so that it is not retried four times a second): the redo point,
     /// when it was read (monotonic seconds), the age then.
@@ -50,7 +53,7 @@ impl Watch {
     /// is made after that interval's cycle, which can take a while in a
     /// storm: its first glance's position is stamped with the time it was
     /// read, so that the first pace is not diluted by the cycle's time.
-    pub fn new(since_ns: i64, pace: PaceWatch) -> Watch {
+    pub fn new(since_ns: i64, pace: PaceMemory) -> Watch {
         let looking = looking();
         let now_secs = clock::seconds_between(since_ns, clock::monotonic_ns()).max(0.0);
         Watch {
@@ -68,8 +71,8 @@ impl Watch {
         self.pace_held = true;
     }
 
-    /// The pace rule's glances, back to the worker at the interval's end.
-    pub fn into_pace(self) -> PaceWatch {
+    /// The pace rule's memory, back to the worker at the interval's end.
+    pub fn into_pace(self) -> PaceMemory {
         self.pace
     }
 
@@ -87,7 +90,7 @@ impl Watch {
         if !looking() {
             self.looks.pause();
             self.glances.forget();
-            self.pace.pause();
+            self.pace.glances.pause();
             return Glanced::Nothing;
         }
         let elapsed = elapsed.as_secs_f64();
@@ -98,7 +101,7 @@ impl Watch {
         let current_mb = server::max_wal_size_mb();
         let settings = sizing::server_settings();
         let storm = self.glances.glance(elapsed, position, current_mb, &settings);
-        self.pace.glance(
+        self.pace.glances.glance(
             pace::Glance {
                 at_secs: apply::now_secs(),
                 insert_lsn: position,
@@ -107,6 +110,9 @@ impl Watch {
             current_mb,
             &settings,
         );
+        if guc::pace_growth() {
+            self.pace.note_storm_start();
+        }
         // Calm: no transaction. The looks keep their readings across a dip;
         // `Looks::look` starts afresh after a longer calm.
         if !storm {
@@ -127,18 +133,18 @@ impl Watch {
     /// projection from the glances alone first (no transaction while it calls
     /// for nothing); then, if the glances have not seen the checkpoint start,
     /// the server's checkpoint age (one read per redo point); then, once per
-    /// checkpoint cycle, the full-page-image share of the interval so far to
-    /// size from.
+    /// checkpoint cycle, the full-page-image estimate over the storm so far
+    /// to size from (`storm`).
     /// `server` holds PostgreSQL's settings, all a projection needs; the
     /// walrus.* settings and the profile (the ceiling, the sizing) are read
     /// only once a projection calls for growth.
     fn grow_at_pace(&mut self, current_mb: i32, server: &Settings) -> Option<Decision> {
-        if self.pace_held || !self.pace.may_decide() {
+        if self.pace_held || !self.pace.glances.may_decide() {
             return None;
         }
         // Age 0: the timed checkpoint a whole timeout away, the most any
         // age allows; if even that calls for nothing, nothing does.
-        let hopeful = self.pace.projection(current_mb, 0.0, server)?;
+        let hopeful = self.pace.glances.projection(current_mb, 0.0, server)?;
         if !hopeful.calls_for_growth() || !rate_limits_let_through(Urgency::CanWait) {
             return None;
         }
@@ -147,51 +153,44 @@ impl Watch {
         if current_mb >= settings.ceiling_mb() {
             return None;
         }
-        let projection = if self.pace.knows_checkpoint_start() {
+        let projection = if self.pace.glances.knows_checkpoint_start() {
             hopeful
         } else {
             // Not knowing when the checkpoint started, a timed one may come
             // at once: no growth on a guess.
             let age = self.server_checkpoint_age()?;
-            self.pace.projection(current_mb, age, settings)?
+            self.pace.glances.projection(current_mb, age, settings)?
         };
         if !projection.calls_for_growth() {
             return None;
         }
         // From here, once per checkpoint cycle: the stats are read once.
-        self.pace.decided();
-        let steady = txn::guarded(|| {
-            let reading = stats::read_now()?;
-            // The full-page-image estimate's pages, measured now. The cycle
-            // measures them only for an interval of two checkpoints or more
-            // (`data_size::needed`), and a pace decision comes before any:
-            // without them the estimate does not apply, and the wave of
-            // images after a checkpoint was sized as if the load wrote it all
-            // cycle long (on pgbench from 1 GB at 5 minutes: 10.6 MB/s taken
-            // as steady, a grow to walrus.max, for a cycle that wrote 500 MB).
-            let mut state = shmem::snapshot();
-            state.data_pages = data_size::measure_pages().unwrap_or(0.0);
-            sizing::observe(&state, &reading, settings)
-                .filter(|observation| observation.wal_bytes > 0.0 && observation.interval_secs > 0.0)
-                .map(|observation| {
-                    let steady_wal = observation.sizing_wal_bytes(settings);
-                    pace::SteadyPace {
-                        share: steady_wal / observation.wal_bytes,
-                        interval_bytes_per_sec: steady_wal / observation.interval_secs,
-                    }
-                })
-        })
-        .ok()
-        .flatten()
-        .unwrap_or(pace::SteadyPace::UNKNOWN);
+        self.pace.glances.decided();
+        // Sized net of the full-page images the storm's checkpoint cycle
+        // brings, estimated over the storm so far (`storm`). Without an
+        // estimate, from the pace as measured: too large rather than too
+        // small, within the ceiling.
+        let (steady, steady_said) = match self.pace.steady_pace(settings) {
+            Ok(steady) => (
+                steady,
+                format!("its steady part over the storm's {:.0} s", steady.storm_secs),
+            ),
+            Err(why) => {
+                debug1!("pg_walrus: pace-based growth sizes from the pace as measured: no steady estimate ({why})");
+                (
+                    pace::SteadyPace::UNKNOWN,
+                    "with no steady estimate, the pace".to_owned(),
+                )
+            }
+        };
         let decision = pace::decide(&projection, steady, current_mb, settings);
         if decision.is_none() {
             // Said once per checkpoint cycle (the decision is): why a pace
             // that would reach the trigger grew nothing.
             debug1!(
                 "pg_walrus: pace-based growth: WAL at {:.1} MB/s would reach the checkpoint trigger in {:.0} s, \
-                 before the time-triggered checkpoint in {:.0} s, but its steady part, {:.1} MB/s, needs no more \
-                 per checkpoint_timeout than {current_mb} MB holds (or the ceiling allows): no growth",
+                 before the time-triggered checkpoint in {:.0} s, but {steady_said}, {:.1} MB/s, needs no more per \
+                 checkpoint_timeout than {current_mb} MB holds (or the ceiling allows): no growth",
                 projection.pace_bytes_per_sec / BYTES_PER_MB,
                 projection.secs_to_trigger,
                 projection.secs_to_timed,

@@ -3,8 +3,8 @@
 //! the interval short), and apply through the one apply path; and the
 //! [`Worker`] that carries what each feature remembers between cycles.
 
+use crate::early::PaceMemory;
 use pgrx::prelude::*;
-use walrus_strategies::early::pace::PaceWatch;
 use walrus_strategies::{
     Action, ChangeKind, Decision, IntervalSample, Observation, Settings, SizingStrategy, StrategyState, Urgency,
     early as rule, observe_all,
@@ -41,8 +41,8 @@ pub(super) struct Worker {
     pub(super) mirror: standby::Mirror,
     /// What the worker remembers about Patroni between checks.
     pub(super) patroni: patroni::ClusterSync,
-    /// Pace-based growth's glances, lent to each interval's watch.
-    pub(super) pace: PaceWatch,
+    /// Pace-based growth's glances and storm start, lent to each interval's watch.
+    pub(super) pace: PaceMemory,
     /// The extension version in walrus.database, against the library's.
     pub(super) sql_objects: sql_objects::VersionWatch,
 }

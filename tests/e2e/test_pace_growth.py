@@ -36,11 +36,11 @@ PACE_ROWS = (
     "WHERE metadata->>'strategy' = 'pace' ORDER BY id"
 )
 LOAD_TABLE = "walrus_paced"
-# A pace decision that grew nothing (DEBUG1), with the pace as measured and
-# its steady part.
+# A pace decision that grew nothing (DEBUG1), with the pace as measured, the
+# span of the steady estimate (none without one) and the steady part.
 NO_PACE_GROWTH = re.compile(
     r"pg_walrus: pace-based growth: WAL at ([\d.]+) MB/s would reach the checkpoint trigger .*"
-    r"but its steady part, ([\d.]+) MB/s"
+    r"but (?:its steady part over the storm's (\d+) s|with no steady estimate, the pace), ([\d.]+) MB/s"
 )
 
 
@@ -137,7 +137,8 @@ def test_short_bursts_and_manual_checkpoints_never_grow(make_cluster):
     assert cluster.setting("max_wal_size") == "512MB"
 
 
-def test_the_image_wave_after_a_checkpoint_is_sized_net_of_its_images(make_cluster):
+@pytest.mark.parametrize("idle_secs", [0, 20], ids=["load-at-interval-start", "load-mid-interval"])
+def test_the_image_wave_after_a_checkpoint_is_sized_net_of_its_images(make_cluster, idle_secs):
     # pgbench TPC-B right after a checkpoint: every page's first change
     # writes a full-page image, so the first seconds' pace is mostly images,
     # which the load writes once per checkpoint cycle, not all cycle long.
@@ -151,7 +152,13 @@ def test_the_image_wave_after_a_checkpoint_is_sized_net_of_its_images(make_clust
     # this machine runs pgbench (in CI, with 32 clusters at once, it did
     # not), so the decision is read either way: the grow's metadata, or the
     # DEBUG1 line of a decision that grew nothing. Both carry the pace as
-    # measured and its steady part.
+    # measured, its steady part, and the span it was estimated over.
+    # The span is the storm's, from the glance its pace began at. With the
+    # load starting 20 s into the worker's interval it was the interval's:
+    # the model spreads the images over the idle part too and takes fewer
+    # out, and at a 5-minute timeout, 150 s in, that sizes the load from
+    # nearly its inflated pace (the strategies' unit test
+    # a_load_that_starts_mid_interval_is_sized_from_its_storm_not_the_interval).
     settings = {**SETTINGS, "max_wal_size": "'1GB'", "checkpoint_timeout": "'1h'", "walrus.max": "'64GB'"}
     cluster = cluster_with_extension(make_cluster, **settings)
     cluster.pgbench_init(10)
@@ -163,6 +170,8 @@ def test_the_image_wave_after_a_checkpoint_is_sized_net_of_its_images(make_clust
         conf.write("walrus.pace_growth = on\n")
     cluster.restart()
     cluster.wait_for_log(BASELINE, 30, after=offset)
+    # The worker's interval runs idle before the load (no WAL, no storm).
+    time.sleep(idle_secs)
     load = cluster.pgbench_load(4, 150)
     try:
         # The deadline detects a hang: the decision comes 8 s into the load.
@@ -179,11 +188,20 @@ def test_the_image_wave_after_a_checkpoint_is_sized_net_of_its_images(make_clust
         action, old, new, _forced, _reason, metadata = rows[0]
         pace = metadata["pace_growth"]
         measured, steady = pace["pace_mb_per_sec"], pace["steady_pace_mb_per_sec"]
+        span = pace["steady_estimate_sec"] or None
         assert (action, old) == ("increase", 1024) and new < 65536, rows[0]
     else:
         line = NO_PACE_GROWTH.search(cluster.log(), offset)
-        measured, steady = float(line.group(1)), float(line.group(2))
+        measured, steady = float(line.group(1)), float(line.group(3))
+        span = line.group(2) and float(line.group(2))
     print(
-        f"image wave: {'grew to ' + str(rows[0][2]) + ' MB' if rows else 'no growth'}: {measured} MB/s, {steady} steady"
+        f"image wave after {idle_secs} s idle: {'grew to ' + str(rows[0][2]) + ' MB' if rows else 'no growth'}: "
+        f"{measured} MB/s, {steady} steady over {span} s"
     )
+    assert span is not None, "the decision had no steady estimate"
+    # The decision comes once the storm pace has held 8 s; the span starts
+    # with the storm, not with the interval (20 s more with the idle start).
+    assert span >= 7, span
+    if idle_secs:
+        assert span < idle_secs, f"{span} s: the interval's span (at least {idle_secs + 8} s), not the storm's"
     assert steady < 0.8 * measured, (measured, steady)

@@ -153,6 +153,13 @@ impl PaceWatch {
         (secs > 0.0).then(|| (newest.insert_lsn.saturating_sub(oldest.insert_lsn) as f64, secs))
     }
 
+    /// When the current run of storm pace began (the glance's clock), while
+    /// one runs: the worker reads the counters then, for the steady estimate
+    /// over the storm ([`SteadyPace`]).
+    pub fn storm_since(&self) -> Option<f64> {
+        self.storm_since
+    }
+
     /// Whether the glances have seen a checkpoint start, so a projection
     /// needs no `checkpoint_age_secs` from the server.
     pub fn knows_checkpoint_start(&self) -> bool {
@@ -230,48 +237,71 @@ pub fn trigger_lsn(redo_lsn: u64, max_wal_size_mb: i32, settings: &Settings) -> 
 /// images the load writes once per cycle, and sizing from it as measured
 /// would overshoot (a pgbench load from 1 GB at 5 minutes: 10.6 MB/s
 /// measured, a grow to `walrus.max`, for a cycle that wrote 500 MB).
+///
+/// The estimate spans the storm so far, from the glance its storm pace began
+/// at: the full-page model spreads the span's images over its whole length,
+/// so a span that began before the load (the worker's interval, idle for
+/// minutes before a load started) takes few images out, and a load that
+/// started partway through an interval was sized from nearly its measured,
+/// image-inflated pace ([`SteadyPace::estimated`]'s tests).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SteadyPace {
-    /// The interval so far's steady WAL over its measured WAL
+    /// The storm so far's steady WAL over its measured WAL
     /// (`Observation::sizing_wal_bytes` over `wal_bytes`), applied to the
     /// pace; 1 without an estimate.
     pub share: f64,
-    /// The interval so far's steady WAL per second (`sizing_wal_bytes` over
-    /// the interval's length); 0 without an estimate.
-    pub interval_bytes_per_sec: f64,
+    /// The storm so far's steady WAL per second; 0 without an estimate.
+    pub storm_bytes_per_sec: f64,
+    /// How long the estimate spans, seconds; 0 without an estimate.
+    pub storm_secs: f64,
 }
 
 impl SteadyPace {
     /// No estimate: the pace is taken as measured.
     pub const UNKNOWN: SteadyPace = SteadyPace {
         share: 1.0,
-        interval_bytes_per_sec: 0.0,
+        storm_bytes_per_sec: 0.0,
+        storm_secs: 0.0,
     };
 
-    /// The steady part of `pace`: the share applied to it, or the interval's
+    /// From the full-page estimate over the storm so far: `steady_bytes` of
+    /// the `measured_bytes` written in `storm_secs`. `None` when the figures
+    /// make no estimate (no WAL, no time).
+    pub fn estimated(steady_bytes: f64, measured_bytes: f64, storm_secs: f64) -> Option<SteadyPace> {
+        let usable = [steady_bytes, measured_bytes, storm_secs]
+            .into_iter()
+            .all(|v| v.is_finite() && v > 0.0);
+        usable.then(|| SteadyPace {
+            share: (steady_bytes / measured_bytes).min(1.0),
+            storm_bytes_per_sec: steady_bytes / storm_secs,
+            storm_secs,
+        })
+    }
+
+    /// Whether this is an estimate (not [`SteadyPace::UNKNOWN`]).
+    pub fn is_estimate(&self) -> bool {
+        self.storm_secs > 0.0
+    }
+
+    /// The steady part of `pace`: the share applied to it, or the storm's
     /// own steady pace if that is larger. The image wave after a checkpoint
-    /// decays, so the pace of the last seconds is below the interval's
-    /// average while the share is the interval's: applied to that pace it
-    /// understates (pgbench at scale 50 from 1 GB at 5 minutes: 2.1 MB/s 8 s
-    /// in, where the whole 300 s interval's estimate was 3.0; the grow to
-    /// 1372 MB was crossed 100 s in). The interval's own pace understates
-    /// when the interval began before the load (time without WAL in it).
-    /// Neither exceeds the measured pace. Known limit: in that case the share
-    /// overstates too (the estimate spreads the interval's images over its
-    /// idle part as well, and takes few out), so a load that starts partway
-    /// through an interval is sized from nearly its measured pace.
+    /// decays, so the pace of the last seconds is below the storm's average
+    /// while the share is the storm's: applied to that pace it understates
+    /// (pgbench at scale 50 from 1 GB at 5 minutes: 2.1 MB/s 8 s in, where
+    /// the whole 300 s interval's estimate was 3.0; the grow to 1372 MB was
+    /// crossed 100 s in). Neither exceeds the measured pace.
     pub fn of(&self, pace: f64) -> f64 {
         let share = if self.share.is_finite() {
             self.share.clamp(0.0, 1.0)
         } else {
             1.0
         };
-        let interval = if self.interval_bytes_per_sec.is_finite() {
-            self.interval_bytes_per_sec.max(0.0)
+        let storm = if self.storm_bytes_per_sec.is_finite() {
+            self.storm_bytes_per_sec.max(0.0)
         } else {
             0.0
         };
-        (pace * share).max(interval.min(pace))
+        (pace * share).max(storm.min(pace))
     }
 }
 
@@ -322,6 +352,7 @@ pub fn decide(
                 "sec_to_trigger": projection.secs_to_trigger.round(),
                 "sec_to_timed_checkpoint": projection.secs_to_timed.round(),
                 "wal_per_timeout_mb": mb(per_timeout),
+                "steady_estimate_sec": steady.storm_secs.round(),
             }
         }),
     })

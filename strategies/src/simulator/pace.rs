@@ -54,7 +54,8 @@ pub(super) fn decide(
     // The trace's steady pace is known: the share makes it exact.
     let steady = pace::SteadyPace {
         share: if measured > 0.0 { steady / measured } else { 1.0 },
-        interval_bytes_per_sec: 0.0,
+        storm_bytes_per_sec: 0.0,
+        storm_secs: decision_secs(settings),
     };
     pace::decide(&projection, steady, size_mb, settings)
 }
