@@ -32,6 +32,10 @@ Environment:
                             timeout: one sample per worker interval); at a
                             5-minute timeout, 30 s shows when in the cycle a
                             checkpoint was forced
+  WALRUS_BENCH_LOAD_DELAY   seconds between the restart (the worker's first
+                            interval, and the timed checkpoints' clock) and
+                            the load (0): a load that starts partway through
+                            the worker's interval
 
 The first decision at a 5-minute checkpoint_timeout is measured by
 scripts/bench_first_decision.sh.
@@ -72,6 +76,7 @@ SAMPLE = int(os.environ.get("WALRUS_BENCH_SAMPLE", str(INTERVAL)))
 # at 50 (about 800 MB) the images of one 5-minute cycle alone can pass
 # 1 GB's trigger (512 MB).
 SCALE = int(os.environ.get("WALRUS_BENCH_SCALE", "20"))
+LOAD_DELAY = float(os.environ.get("WALRUS_BENCH_LOAD_DELAY", "0"))
 CLIENTS = 4
 BASE = {
     "checkpoint_timeout": f"'{INTERVAL}s'",
@@ -117,6 +122,8 @@ def run(config: str, max_wal_size_mb: int) -> dict:
             )
         else:
             cluster.restart()
+        # The server idles (the worker's interval runs) before the load.
+        time.sleep(LOAD_DELAY)
         logdir = cluster.root / "pgbench-log"
         logdir.mkdir()
         load = subprocess.Popen(
@@ -242,6 +249,7 @@ def main():
                         "start_mb": START_MB,
                         "checkpoint_timeout": INTERVAL,
                         "sample_s": SAMPLE,
+                        "load_delay_s": LOAD_DELAY,
                         "oracle_mb": oracle_mb,
                         "probe": probe,
                         "results": results,
