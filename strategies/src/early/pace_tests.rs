@@ -192,6 +192,7 @@ fn the_ceiling_bounds_the_grow_and_a_size_at_it_does_not_move() {
         to_trigger_bytes: 300.0 * MB,
         secs_to_trigger: 30.0,
         secs_to_timed: 200.0,
+        last_cycle_wal_bytes: None,
     };
     let walrus_max = Settings {
         max_size_mb: 4096,
@@ -245,6 +246,7 @@ fn an_image_inflated_pace_is_sized_net_of_its_images() {
         to_trigger_bytes: 400.0 * MB,
         secs_to_trigger: 100.0,
         secs_to_timed: 250.0,
+        last_cycle_wal_bytes: None,
     };
     assert!(inflated.calls_for_growth());
     assert!(decide(&inflated, share(0.3), 1024, &s).is_none());
@@ -278,6 +280,7 @@ fn a_decaying_image_wave_is_sized_from_the_storm_steady_pace() {
         to_trigger_bytes: 403.0 * MB,
         secs_to_trigger: 45.0,
         secs_to_timed: 291.0,
+        last_cycle_wal_bytes: None,
     };
     let steady = SteadyPace {
         share: 0.23,
@@ -406,6 +409,7 @@ fn a_load_that_starts_mid_interval_is_sized_from_its_storm_not_the_interval() {
         to_trigger_bytes: 400.0 * MB,
         secs_to_trigger: 44.0,
         secs_to_timed: 142.0,
+        last_cycle_wal_bytes: None,
     };
     // Over the storm's 8 s, a full cycle's images are mostly taken out.
     let storm = estimate_over(8.0);
@@ -426,4 +430,64 @@ fn a_load_that_starts_mid_interval_is_sized_from_its_storm_not_the_interval() {
     assert_eq!(SteadyPace::estimated(0.0, 80.0 * MB, 8.0), None);
     assert_eq!(SteadyPace::estimated(40.0 * MB, 80.0 * MB, 0.0), None);
     assert!(!SteadyPace::UNKNOWN.is_estimate() && storm.is_estimate());
+}
+
+#[test]
+fn the_last_cycle_seen_end_is_its_redo_to_redo_wal() {
+    let s = settings();
+    let mut watch = PaceWatch::default();
+    let reached = glances(&mut watch, 0.0, 9.0, 0.0, 10.0, 0.0);
+    assert_eq!(watch.projection(1024, 20.0, &s).unwrap().last_cycle_wal_bytes, None);
+    // A checkpoint starts at 90 MB: the cycle from redo 0 wrote 90 MB.
+    glances(&mut watch, 9.25, 18.0, reached, 10.0, reached);
+    let projection = watch.projection(1024, 20.0, &s).unwrap();
+    assert_eq!(projection.last_cycle_wal_bytes, Some(mb(reached) as f64));
+    // Glances 30 s apart may hide two checkpoints: no cycle is known.
+    let position = reached + 200.0;
+    for (t, redo) in [(48.0, position), (48.25, position)] {
+        watch.glance(
+            Glance {
+                at_secs: t,
+                insert_lsn: mb(position),
+                redo_lsn: mb(redo),
+            },
+            1024,
+            &s,
+        );
+    }
+    assert_eq!(watch.last_cycle_wal, None);
+}
+
+#[test]
+fn a_size_the_last_cycle_outgrew_is_not_chosen_again() {
+    // pgbench at scale 50 from 1 GB at 5 minutes, after the fix that spans
+    // the estimate over the storm: 2.5 MB/s steady 8 s in chose 1673 MB,
+    // and the cycle wrote 1021 MB, crossing its trigger (about 864 MB) a
+    // few seconds before the time-triggered checkpoint. The next cycle's
+    // wave gives the same estimate; one forced checkpoint per cycle is below
+    // walrus.threshold, so only this floor stops it recurring.
+    let s = settings();
+    let mut wave = Projection {
+        pace_bytes_per_sec: 6.3 * MB,
+        held_secs: 8.0,
+        to_trigger_bytes: 800.0 * MB,
+        secs_to_trigger: 127.0,
+        secs_to_timed: 291.0,
+        last_cycle_wal_bytes: None,
+    };
+    let steady = SteadyPace {
+        share: 0.4,
+        storm_bytes_per_sec: 2.5 * MB,
+        storm_secs: 8.0,
+    };
+    assert_eq!(decide(&wave, steady, 1024, &s).unwrap().new_size_mb, 1673);
+    assert!(decide(&wave, steady, 1673, &s).is_none(), "the estimate alone: enough");
+    wave.last_cycle_wal_bytes = Some(1021.0 * MB);
+    let grow = decide(&wave, steady, 1673, &s).unwrap();
+    // 1021 MB per timeout: (64 + 2) x 16 x 1.9 = 2007, x 1.1.
+    assert_eq!(grow.new_size_mb, 2208);
+    assert_eq!(grow.metadata["pace_growth"]["last_cycle_wal_mb"], 1021.0);
+    // A last cycle below what the estimate asks changes nothing.
+    wave.last_cycle_wal_bytes = Some(300.0 * MB);
+    assert_eq!(decide(&wave, steady, 1024, &s).unwrap().new_size_mb, 1673);
 }

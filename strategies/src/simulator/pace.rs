@@ -50,6 +50,7 @@ pub(super) fn decide(
             f64::INFINITY
         },
         secs_to_timed: (timeout - since).max(0.0),
+        last_cycle_wal_bytes: None,
     };
     // The trace's steady pace is known: the share makes it exact.
     let steady = pace::SteadyPace {
