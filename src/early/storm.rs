@@ -6,7 +6,7 @@
 //! worker's interval instead, it took few full-page images out for a load
 //! that started partway through an interval: the model spreads the images
 //! over the whole span, idle minutes included, and the load was sized from
-//! nearly its image-inflated pace (with scale-50 pgbench figures, 150 s into
+//! nearly its image-inflated pace (a wave like scale-50 pgbench's, 150 s into
 //! a 5-minute interval: 5552 MB where the storm's own span asks 3010; the
 //! unit test `a_load_that_starts_mid_interval_is_sized_from_its_storm_not_the_interval`).
 

@@ -23,7 +23,7 @@ VERSIONS = os.environ.get("WALRUS_PG_VERSIONS", "15").split()
 # interval's count, a reset or an analyze() between burst and cycle). With it
 # on, the worker may decide mid-burst, at a moment that depends on how fast
 # this machine writes. test_early_reaction.py turns it on and covers it.
-# Pace-based growth off (its default) for the same reason: a burst that
+# Pace-based growth off (on by default) for the same reason: a burst that
 # holds storm pace for 8 s may be grown for mid-burst. test_pace_growth.py
 # turns it on and covers it.
 CYCLE = "30s"  # the worker's interval in these tests: checkpoint_timeout
